@@ -1,0 +1,1213 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark of nhwcpool against other CPU pooling implementations.
+
+    python benchmarks/compare.py                 # everything importable, 1 and 2 threads
+    python benchmarks/compare.py --quick --cases a,g,l --threads 1
+    python benchmarks/compare.py --contestants torch,numpy,copy --markdown table.md
+
+Every contestant runs in its own subprocess (``compare.py --worker NAME --threads T ...``)
+so that thread-pool settings never leak from one library into another.  The worker pins
+itself to T CPUs and sets every threading knob (OpenMP/MKL env vars, TF intra/inter-op
+threads, XLA_FLAGS, torch.set_num_threads, ORT intra_op_num_threads,
+nhwcpool.set_num_threads) *before* importing the library.  It streams one JSON record per
+case on stdout; the parent gathers them, prints a table per case, and writes JSON, a
+markdown table and a PNG chart.  See benchmarks/README.md.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+# --------------------------------------------------------------------------------------------
+# Worker-side thread configuration.  This must run before numpy (or anything with a thread
+# pool) is imported, so it sits above every other import and reads sys.argv directly.
+# --------------------------------------------------------------------------------------------
+
+
+def _argv_value(flag: str, default: str | None = None) -> str | None:
+    argv = sys.argv
+    for i, a in enumerate(argv):
+        if a == flag and i + 1 < len(argv):
+            return argv[i + 1]
+        if a.startswith(flag + "="):
+            return a.split("=", 1)[1]
+    return default
+
+
+def thread_env(threads: int) -> dict[str, str]:
+    """Environment every worker gets for a T-thread run (same for every contestant)."""
+    t = str(threads)
+    env = {
+        "OMP_NUM_THREADS": t,
+        "MKL_NUM_THREADS": t,
+        "OPENBLAS_NUM_THREADS": t,
+        "NUMEXPR_NUM_THREADS": t,
+        "VECLIB_MAXIMUM_THREADS": t,
+        "TF_NUM_INTRAOP_THREADS": t,
+        "TF_NUM_INTEROP_THREADS": t,
+        "NHWCPOOL_NUM_THREADS": t,
+        # XLA ignores most of this on recent jaxlib; the CPU affinity mask (set below) is
+        # what actually sizes its thread pool.  multi_thread_eigen is only disabled for T=1.
+        "XLA_FLAGS": (
+            f"--xla_cpu_multi_thread_eigen={'false' if threads == 1 else 'true'} "
+            f"intra_op_parallelism_threads={t}"
+        ),
+        "JAX_PLATFORMS": "cpu",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "KMP_WARNINGS": "0",
+    }
+    return env
+
+
+def _early_worker_setup() -> None:
+    if "--worker" not in sys.argv:
+        return
+    threads = int(_argv_value("--threads", "1"))
+    os.environ.update(thread_env(threads))
+    if "--no-pin" not in sys.argv and hasattr(os, "sched_setaffinity"):
+        cpus = sorted(os.sched_getaffinity(0))
+        if threads <= len(cpus):
+            os.sched_setaffinity(0, cpus[:threads])
+
+
+_early_worker_setup()
+
+# --------------------------------------------------------------------------------------------
+
+import argparse  # noqa: E402
+import gc  # noqa: E402
+import importlib.util  # noqa: E402
+import json  # noqa: E402
+import math  # noqa: E402
+import platform  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import traceback  # noqa: E402
+from dataclasses import asdict, dataclass  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+MARK = "@@NHWCBENCH@@ "
+
+# --------------------------------------------------------------------------------------------
+# Cases
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    op: str  # "max" | "avg" | "gavg" | "gmax"
+    shape: tuple  # (N, H, W, C)
+    dtype: str = "float32"
+    k: int = 1
+    s: int = 1
+    p: int = 0
+    count_include_pad: bool = True
+    return_indices: bool = False
+    latency: bool = False  # report microseconds per call, many calls per repetition
+    note: str = ""
+
+    @property
+    def out_shape(self) -> tuple:
+        n, h, w, c = self.shape
+        if self.op in ("gavg", "gmax"):
+            return (n, 1, 1, c)
+        return (n, (h + 2 * self.p - self.k) // self.s + 1, (w + 2 * self.p - self.k) // self.s + 1, c)
+
+    @property
+    def itemsize(self) -> int:
+        return np.dtype(self.dtype).itemsize
+
+    @property
+    def in_bytes(self) -> int:
+        return math.prod(self.shape) * self.itemsize
+
+    @property
+    def out_bytes(self) -> int:
+        return math.prod(self.out_shape) * self.itemsize
+
+    @property
+    def idx_bytes(self) -> int:
+        return math.prod(self.out_shape) * 8 if self.return_indices else 0
+
+    @property
+    def traffic_bytes(self) -> int:
+        return self.in_bytes + self.out_bytes + self.idx_bytes
+
+    @property
+    def desc(self) -> str:
+        if self.op == "gavg":
+            what = "global avg"
+        elif self.op == "gmax":
+            what = "global max"
+        else:
+            what = f"{self.k}x{self.k}/s{self.s}" + (f"/p{self.p}" if self.p else "") + f" {self.op}"
+            if self.op == "avg" and not self.count_include_pad:
+                what += " (count_include_pad=False)"
+            if self.return_indices:
+                what += " +indices"
+        return f"{what}, {self.dtype} {tuple(self.shape)}"
+
+
+CASES: dict[str, Case] = {
+    c.id: c
+    for c in [
+        Case("a", "max", (8, 112, 112, 128), k=2, s=2),
+        Case("b", "max", (8, 112, 112, 64), k=3, s=2, p=1),
+        Case("c1", "max", (8, 20, 20, 512), k=5, s=1, p=2),
+        Case("c2", "max", (1, 80, 80, 256), k=5, s=1, p=2),
+        Case("d1", "max", (256, 24, 24, 3), k=2, s=2),
+        Case("d2", "max", (256, 8, 8, 6), k=2, s=2),
+        Case("e", "avg", (8, 112, 112, 128), k=2, s=2),
+        Case("f", "avg", (8, 56, 56, 256), k=3, s=1, p=1, count_include_pad=False),
+        Case("g", "gavg", (64, 7, 7, 2048)),
+        Case("h", "max", (16, 224, 224, 3), dtype="uint8", k=2, s=2),
+        Case("i", "max", (1, 40, 40, 512), k=13, s=1, p=6),
+        Case("j", "max", (32, 112, 112, 256), k=2, s=2, note="~400 MB input"),
+        Case("k_max", "max", (8, 112, 112, 128), dtype="float16", k=2, s=2),
+        Case("k_avg", "avg", (8, 112, 112, 128), dtype="float16", k=2, s=2),
+        Case("l", "max", (1, 4, 4, 1), k=2, s=2, latency=True, note="call latency"),
+        Case("m", "max", (8, 112, 112, 128), k=2, s=2, return_indices=True),
+    ]
+}
+
+CONTESTANTS = ["nhwcpool", "nhwcpool_out", "torch", "torch_mkldnn", "onnxruntime", "tensorflow", "jax", "numpy", "copy"]
+IMPORT_NAME = {
+    "nhwcpool": "nhwcpool",
+    "nhwcpool_out": "nhwcpool",
+    "torch": "torch",
+    "torch_mkldnn": "torch",
+    "onnxruntime": "onnxruntime",
+    "tensorflow": "tensorflow",
+    "jax": "jax",
+    "numpy": "numpy",
+    "copy": "numpy",
+}
+PEERS = ["torch", "torch_mkldnn", "onnxruntime", "tensorflow", "jax"]  # "best peer" is chosen among these
+MAIN = "nhwcpool"
+
+
+def expand_cases(spec: str | None) -> list[str]:
+    if not spec or spec == "all":
+        return list(CASES)
+    out: list[str] = []
+    for tok in spec.split(","):
+        tok = tok.strip()
+        if not tok:
+            continue
+        if tok in CASES:
+            hits = [tok]
+        else:  # a bare letter expands to its sub-cases: c -> c1,c2 ; k -> k_max,k_avg
+            hits = [cid for cid in CASES if cid.rstrip("0123456789").rstrip("_").split("_")[0] == tok]
+        if not hits:
+            raise SystemExit(f"unknown case {tok!r}; known: {', '.join(CASES)}")
+        out += [h for h in hits if h not in out]
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs and the NumPy reference
+# --------------------------------------------------------------------------------------------
+
+
+def make_input(case: Case) -> np.ndarray:
+    """Deterministic input: the same bytes in every worker."""
+    rng = np.random.default_rng(sum(map(ord, case.id)) * 7919)
+    if case.dtype == "uint8":
+        return rng.integers(0, 256, size=case.shape, dtype=np.uint8)
+    x = rng.random(case.shape, dtype=np.float32)
+    x -= np.float32(0.5)  # negative values: zero-padding bugs become visible
+    if case.dtype != "float32":
+        x = x.astype(case.dtype)
+    return x
+
+
+def _lowest(dtype) -> np.generic:
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return dtype.type(-np.inf)
+    return dtype.type(np.iinfo(dtype).min)
+
+
+def _windows(x: np.ndarray, k: int, s: int, p: int, pad_value, oh: int, ow: int):
+    """Yield (di, dj, strided view) for every kernel offset: out[.., i, j, ..] op= view."""
+    xp = np.pad(x, ((0, 0), (p, p), (p, p), (0, 0)), constant_values=pad_value) if p else x
+    for di in range(k):
+        for dj in range(k):
+            yield di, dj, xp[:, di : di + s * (oh - 1) + 1 : s, dj : dj + s * (ow - 1) + 1 : s, :]
+
+
+def np_max_pool(x: np.ndarray, k: int, s: int, p: int) -> np.ndarray:
+    _, oh, ow, _ = Case("_", "max", x.shape, k=k, s=s, p=p).out_shape
+    out = None
+    for _, _, v in _windows(x, k, s, p, _lowest(x.dtype), oh, ow):
+        if out is None:
+            out = v.copy()
+        else:
+            np.maximum(out, v, out=out)
+    return out
+
+
+def np_max_pool_indices(x: np.ndarray, k: int, s: int, p: int) -> tuple[np.ndarray, np.ndarray]:
+    """Max pool + flat per-plane argmax (h * W + w, PyTorch convention; first max wins)."""
+    n, h, w, c = x.shape
+    _, oh, ow, _ = Case("_", "max", x.shape, k=k, s=s, p=p).out_shape
+    best = None
+    code = np.zeros((n, oh, ow, c), dtype=np.int16)  # which kernel offset won
+    for di, dj, v in _windows(x, k, s, p, _lowest(x.dtype), oh, ow):
+        if best is None:
+            best = v.copy()
+            continue
+        better = v > best
+        np.copyto(best, v, where=better)
+        code[better] = di * k + dj
+    di, dj = np.divmod(code.astype(np.int64), k)
+    hh = (np.arange(oh) * s - p).reshape(1, oh, 1, 1) + di
+    ww = (np.arange(ow) * s - p).reshape(1, 1, ow, 1) + dj
+    return best, hh * w + ww
+
+
+def np_avg_pool(x: np.ndarray, k: int, s: int, p: int, count_include_pad: bool, acc=np.float32) -> np.ndarray:
+    n, h, w, c = x.shape
+    _, oh, ow, _ = Case("_", "avg", x.shape, k=k, s=s, p=p).out_shape
+    acc_arr = np.zeros((n, oh, ow, c), dtype=acc)
+    for _, _, v in _windows(x, k, s, p, 0, oh, ow):
+        np.add(acc_arr, v, out=acc_arr, casting="unsafe" if v.dtype != acc else "same_kind")
+    if count_include_pad or p == 0:
+        acc_arr /= acc(k * k)
+    else:
+        acc_arr /= avg_counts(h, w, k, s, p).astype(acc)
+    return acc_arr.astype(x.dtype, copy=False)
+
+
+def avg_counts(h: int, w: int, k: int, s: int, p: int) -> np.ndarray:
+    """Number of non-padding elements in every window, shape (1, OH, OW, 1)."""
+    ones = np.ones((1, h, w, 1), dtype=np.float64)
+    _, oh, ow, _ = Case("_", "avg", (1, h, w, 1), k=k, s=s, p=p).out_shape
+    cnt = np.zeros((1, oh, ow, 1))
+    for _, _, v in _windows(ones, k, s, p, 0, oh, ow):
+        cnt += v
+    return cnt
+
+
+def np_global(x: np.ndarray, op: str, acc=np.float32) -> np.ndarray:
+    if op == "gmax":
+        return x.max(axis=(1, 2), keepdims=True)
+    return x.mean(axis=(1, 2), keepdims=True, dtype=acc).astype(x.dtype)
+
+
+def reference(case: Case, x: np.ndarray) -> dict:
+    """Exact for max; float64 accumulation for averages."""
+    if case.op == "max":
+        if case.return_indices:
+            v, i = np_max_pool_indices(x, case.k, case.s, case.p)
+            return {"values": v, "indices": i}
+        return {"values": np_max_pool(x, case.k, case.s, case.p)}
+    if case.op == "avg":
+        return {"values64": _avg64(case, x)}
+    if case.op == "gmax":
+        return {"values": np_global(x, "gmax")}
+    return {"values64": x.mean(axis=(1, 2), keepdims=True, dtype=np.float64)}
+
+
+def _avg64(case: Case, x: np.ndarray) -> np.ndarray:
+    n, h, w, c = x.shape
+    _, oh, ow, _ = case.out_shape
+    acc = np.zeros((n, oh, ow, c), dtype=np.float64)
+    for _, _, v in _windows(x, case.k, case.s, case.p, 0, oh, ow):
+        acc += v
+    if case.count_include_pad or case.p == 0:
+        acc /= case.k * case.k
+    else:
+        acc /= avg_counts(h, w, case.k, case.s, case.p)
+    return acc
+
+
+TOL = {"float32": (1e-5, 1e-5), "float16": (4e-3, 2e-3), "float64": (1e-12, 1e-12)}
+
+
+def check(case: Case, x: np.ndarray, ref: dict, got: dict) -> tuple[bool, str]:
+    """Compare a contestant's NHWC output (and indices) with the reference."""
+    v = got["values"]
+    want_shape = case.out_shape
+    if tuple(v.shape) != tuple(want_shape):
+        return False, f"shape {tuple(v.shape)} != {tuple(want_shape)}"
+    notes = []
+    if v.dtype != np.dtype(case.dtype):
+        notes.append(f"out dtype {v.dtype}")
+    if "values" in ref:  # exact comparison (max pooling)
+        r = ref["values"]
+        bad = np.count_nonzero(v != r)
+        if bad:
+            err = np.max(np.abs(v.astype(np.float64) - r.astype(np.float64)))
+            return False, f"{bad} of {r.size} values differ (max |err| {err:.3g})"
+    else:
+        r = ref["values64"]
+        rtol, atol = TOL.get(str(v.dtype), TOL["float32"])
+        vv = v.astype(np.float64)
+        close = np.isclose(vv, r, rtol=rtol, atol=atol)
+        if not close.all():
+            err = np.max(np.abs(vv - r))
+            return False, f"{close.size - np.count_nonzero(close)} of {r.size} values off (max |err| {err:.3g})"
+    if case.return_indices:
+        idx = got.get("indices")
+        if idx is None:
+            return False, "no indices returned"
+        if tuple(idx.shape) != tuple(want_shape):
+            return False, f"indices shape {tuple(idx.shape)}"
+        n, h, w, c = x.shape
+        idx = idx.astype(np.int64)
+        if idx.min() < 0 or idx.max() >= h * w:
+            return False, "indices out of range"
+        # Gather instead of comparing indices: robust to ties (any max position is valid).
+        flat = x.reshape(n, h * w, c)
+        gathered = np.take_along_axis(flat, idx.reshape(n, -1, c), axis=1).reshape(idx.shape)
+        bad = np.count_nonzero(gathered != ref["values"])
+        if bad:
+            return False, f"{bad} indices do not point at the max"
+        exact = np.count_nonzero(idx != ref["indices"])
+        if exact:
+            notes.append(f"{exact} tie indices differ from first-max")
+    return True, "; ".join(notes)
+
+
+# --------------------------------------------------------------------------------------------
+# Contestants (worker side).  prepare() returns (call, extract): call() runs one pooling op
+# on preallocated/converted inputs; extract(result) -> {"values": NHWC ndarray, "indices": ...}
+# --------------------------------------------------------------------------------------------
+
+
+class Unsupported(Exception):
+    pass
+
+
+def _nhwc(a: np.ndarray) -> np.ndarray:
+    return a.transpose(0, 2, 3, 1)
+
+
+class Contestant:
+    name = "?"
+
+    def __init__(self, threads: int):
+        self.threads = threads
+
+    def info(self) -> dict:
+        return {}
+
+    def prepare(self, case: Case, x: np.ndarray):
+        raise NotImplementedError
+
+
+class NhwcPool(Contestant):
+    name = "nhwcpool"
+    use_out = False
+
+    def __init__(self, threads):
+        super().__init__(threads)
+        import nhwcpool
+
+        self.m = nhwcpool
+        nhwcpool.set_num_threads(threads)
+
+    def info(self):
+        m = self.m
+        d = {"version": getattr(m, "__version__", "?"), "num_threads": m.get_num_threads()}
+        try:
+            import contextlib
+            import io
+
+            buf = io.StringIO()
+            with contextlib.redirect_stdout(buf):
+                r = m.show_config()
+            d["config"] = (buf.getvalue() or (r if isinstance(r, str) else repr(r)))[:2000]
+        except Exception as e:  # pragma: no cover - informational only
+            d["config"] = f"show_config failed: {e}"
+        return d
+
+    def _call(self, case: Case, x: np.ndarray):
+        m = self.m
+        if case.op == "max":
+            return lambda **kw: m.max_pool2d(x, case.k, case.s, case.p, return_indices=case.return_indices, **kw)
+        if case.op == "avg":
+            return lambda **kw: m.avg_pool2d(x, case.k, case.s, case.p, count_include_pad=case.count_include_pad, **kw)
+        if case.op == "gavg":
+            return lambda **kw: m.global_avg_pool2d(x, keepdims=True, **kw)
+        return lambda **kw: m.global_max_pool2d(x, keepdims=True, **kw)
+
+    @staticmethod
+    def _extract(r):
+        if isinstance(r, tuple):
+            return {"values": np.asarray(r[0]), "indices": np.asarray(r[1])}
+        return {"values": np.asarray(r)}
+
+    def prepare(self, case, x):
+        f = self._call(case, x)
+        if not self.use_out:
+            return f, self._extract
+        first = f()
+        if isinstance(first, tuple):
+            outs = [np.empty_like(np.asarray(first[0])), np.empty_like(np.asarray(first[1]))]
+            candidates = [tuple(outs), outs[0]]
+        else:
+            candidates = [np.empty_like(np.asarray(first))]
+        last_err = None
+        for out in candidates:
+            try:
+                r = f(out=out)
+            except TypeError as e:
+                last_err = e
+                continue
+            except ValueError as e:
+                last_err = e
+                continue
+            target = out[0] if isinstance(out, tuple) else out
+            vals = r[0] if isinstance(r, tuple) else r
+            if not np.shares_memory(np.asarray(vals), target):
+                raise Unsupported("out= result does not alias the given array")
+            return (lambda out=out: f(out=out)), self._extract
+        raise Unsupported(f"no out= for this op ({str(last_err)[:80]})")
+
+
+class NhwcPoolOut(NhwcPool):
+    name = "nhwcpool_out"
+    use_out = True
+
+
+class Torch(Contestant):
+    name = "torch"
+
+    def __init__(self, threads):
+        super().__init__(threads)
+        import torch
+        import torch.nn.functional as F
+
+        torch.set_num_threads(threads)
+        try:
+            torch.set_num_interop_threads(threads)
+        except RuntimeError:
+            pass
+        torch.set_grad_enabled(False)
+        self.torch, self.F = torch, F
+
+    def info(self):
+        t = self.torch
+        return {"version": t.__version__, "num_threads": t.get_num_threads(), "mkldnn": t.backends.mkldnn.is_available()}
+
+    def prepare(self, case, x):
+        torch, F = self.torch, self.F
+        xt = torch.from_numpy(x).permute(0, 3, 1, 2)  # zero-copy, channels_last strides
+        assert xt.is_contiguous(memory_format=torch.channels_last)
+        if case.op == "max":
+            call = lambda: F.max_pool2d(xt, case.k, case.s, case.p, return_indices=case.return_indices)  # noqa: E731
+        elif case.op == "avg":
+            call = lambda: F.avg_pool2d(xt, case.k, case.s, case.p, count_include_pad=case.count_include_pad)  # noqa: E731
+        elif case.op == "gavg":
+            call = lambda: F.adaptive_avg_pool2d(xt, 1)  # noqa: E731
+        else:
+            call = lambda: F.adaptive_max_pool2d(xt, 1)  # noqa: E731
+
+        def extract(r):
+            if isinstance(r, tuple):
+                return {"values": _nhwc(r[0].numpy()), "indices": _nhwc(r[1].numpy())}
+            return {"values": _nhwc(r.numpy())}
+
+        return call, extract
+
+
+class TorchMkldnn(Torch):
+    name = "torch_mkldnn"
+
+    def prepare(self, case, x):
+        torch, F = self.torch, self.F
+        if case.return_indices:
+            raise Unsupported("no return_indices on mkldnn tensors")
+        if np.dtype(case.dtype).kind != "f":
+            raise Unsupported("non-float dtype")
+        try:
+            xm = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).to_mkldnn()  # not timed
+        except Exception as e:
+            raise Unsupported(f"to_mkldnn: {str(e)[:60]}") from e
+        if case.op == "max":
+            call = lambda: F.max_pool2d(xm, case.k, case.s, case.p)  # noqa: E731
+        elif case.op == "avg":
+            call = lambda: F.avg_pool2d(xm, case.k, case.s, case.p, count_include_pad=case.count_include_pad)  # noqa: E731
+        elif case.op == "gavg":
+            call = lambda: F.adaptive_avg_pool2d(xm, 1)  # noqa: E731
+        else:
+            raise Unsupported("no global max on mkldnn")
+        try:
+            call()
+        except Exception as e:
+            raise Unsupported(str(e).splitlines()[0][:80]) from e
+        return call, lambda r: {"values": _nhwc(r.to_dense().numpy())}
+
+
+class OnnxRuntime(Contestant):
+    name = "onnxruntime"
+
+    def __init__(self, threads):
+        super().__init__(threads)
+        import onnx
+        import onnxruntime as ort
+
+        self.onnx, self.ort = onnx, ort
+
+    def info(self):
+        return {"version": self.ort.__version__, "onnx": self.onnx.__version__, "intra_op_num_threads": self.threads}
+
+    def prepare(self, case, x):
+        onnx, ort = self.onnx, self.ort
+        from onnx import TensorProto, helper
+
+        if case.return_indices:
+            raise Unsupported("indices not benchmarked for ORT (NCHW index semantics)")
+        elem = {"float32": TensorProto.FLOAT, "float16": TensorProto.FLOAT16, "uint8": TensorProto.UINT8}[case.dtype]
+        n, h, w, c = case.shape
+        on, oh, ow, oc = case.out_shape
+        if case.op == "max":
+            node = helper.make_node("MaxPool", ["X"], ["Y"], kernel_shape=[case.k] * 2, strides=[case.s] * 2,
+                                    pads=[case.p] * 4, ceil_mode=0)
+        elif case.op == "avg":
+            node = helper.make_node("AveragePool", ["X"], ["Y"], kernel_shape=[case.k] * 2, strides=[case.s] * 2,
+                                    pads=[case.p] * 4, ceil_mode=0, count_include_pad=int(case.count_include_pad))
+        elif case.op == "gavg":
+            node = helper.make_node("GlobalAveragePool", ["X"], ["Y"])
+        else:
+            node = helper.make_node("GlobalMaxPool", ["X"], ["Y"])
+        graph = helper.make_graph(
+            [node], "pool",
+            [helper.make_tensor_value_info("X", elem, [n, c, h, w])],
+            [helper.make_tensor_value_info("Y", elem, [on, oc, oh, ow])],
+        )
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+        model.ir_version = 9
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = self.threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.log_severity_level = 3
+        try:
+            sess = ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+        except Exception as e:
+            raise Unsupported(str(e).splitlines()[0][:80]) from e
+        x_nchw = np.ascontiguousarray(x.transpose(0, 3, 1, 2))  # layout conversion: not timed
+        xv = ort.OrtValue.ortvalue_from_numpy(x_nchw)
+        yv = ort.OrtValue.ortvalue_from_shape_and_type([on, oc, oh, ow], x.dtype)
+        io = sess.io_binding()
+        io.bind_ortvalue_input("X", xv)
+        io.bind_ortvalue_output("Y", yv)
+
+        def call(_keep=(x_nchw, xv, yv, sess)):
+            sess.run_with_iobinding(io)
+            return yv
+
+        return call, lambda r: {"values": _nhwc(r.numpy())}
+
+
+def tf_same_pads(size: int, k: int, s: int) -> tuple[int, int]:
+    out = -(-size // s)
+    total = max((out - 1) * s + k - size, 0)
+    return total // 2, total - total // 2
+
+
+class TensorFlow(Contestant):
+    name = "tensorflow"
+
+    def __init__(self, threads):
+        super().__init__(threads)
+        import tensorflow as tf
+
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+        self.tf = tf
+
+    def info(self):
+        tf = self.tf
+        return {"version": tf.__version__, "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+                "inter_op": tf.config.threading.get_inter_op_parallelism_threads()}
+
+    def prepare(self, case, x):
+        tf = self.tf
+        n, h, w, c = case.shape
+        with tf.device("/CPU:0"):
+            xt = tf.constant(x)  # copy into a TF tensor: not timed
+        k, s, p = case.k, case.s, case.p
+        if case.op == "max":
+            pad = "VALID" if p == 0 else [[0, 0], [p, p], [p, p], [0, 0]]
+            if case.return_indices:
+                if p:
+                    raise Unsupported("max_pool_with_argmax has no explicit padding")
+                call = lambda: tf.nn.max_pool_with_argmax(xt, k, s, "VALID", include_batch_in_index=False)  # noqa: E731
+
+                def extract(r):  # TF index is (y * W + x) * C + c
+                    return {"values": r[0].numpy(), "indices": r[1].numpy() // c}
+
+                return call, extract
+            call = lambda: tf.nn.max_pool2d(xt, k, s, pad)  # noqa: E731
+        elif case.op == "avg":
+            if p == 0:
+                pad = "VALID"
+            elif (not case.count_include_pad and tf_same_pads(h, k, s) == (p, p) and tf_same_pads(w, k, s) == (p, p)):
+                pad = "SAME"  # TF's SAME average excludes padding == PyTorch count_include_pad=False
+            else:
+                raise Unsupported("avg_pool2d has no explicit padding and SAME is not equivalent")
+            call = lambda: tf.nn.avg_pool2d(xt, k, s, pad)  # noqa: E731
+        elif case.op == "gavg":
+            call = lambda: tf.reduce_mean(xt, axis=[1, 2], keepdims=True)  # noqa: E731
+        else:
+            call = lambda: tf.reduce_max(xt, axis=[1, 2], keepdims=True)  # noqa: E731
+        try:
+            call()
+        except Exception as e:
+            raise Unsupported(str(e).splitlines()[0][:80]) from e
+        return call, lambda r: {"values": r.numpy()}
+
+
+class Jax(Contestant):
+    name = "jax"
+
+    def __init__(self, threads):
+        super().__init__(threads)
+        import jax
+        import jax.numpy as jnp
+        from jax import lax
+
+        self.jax, self.jnp, self.lax = jax, jnp, lax
+
+    def info(self):
+        import jaxlib
+
+        return {"version": self.jax.__version__, "jaxlib": jaxlib.__version__, "devices": str(self.jax.devices()),
+                "XLA_FLAGS": os.environ.get("XLA_FLAGS", "")}
+
+    def prepare(self, case, x):
+        jax, jnp, lax = self.jax, self.jnp, self.lax
+        if case.return_indices:
+            raise Unsupported("reduce_window has no argmax")
+        k, s, p = case.k, case.s, case.p
+        dims, strides, pads = (1, k, k, 1), (1, s, s, 1), ((0, 0), (p, p), (p, p), (0, 0))
+        if case.op == "max":
+            init = _lowest(x.dtype)
+            fn = lambda a: lax.reduce_window(a, init, lax.max, dims, strides, pads)  # noqa: E731
+        elif case.op == "avg":
+            if case.count_include_pad or p == 0:
+                div = np.asarray(k * k, dtype=x.dtype)
+            else:
+                div = avg_counts(case.shape[1], case.shape[2], k, s, p).astype(x.dtype)
+            zero = x.dtype.type(0)
+            fn = lambda a: lax.reduce_window(a, zero, lax.add, dims, strides, pads) / div  # noqa: E731
+        elif case.op == "gavg":
+            fn = lambda a: jnp.mean(a, axis=(1, 2), keepdims=True)  # noqa: E731
+        else:
+            fn = lambda a: jnp.max(a, axis=(1, 2), keepdims=True)  # noqa: E731
+        jf = jax.jit(fn)
+        xd = jax.device_put(x)
+        xd.block_until_ready()
+        return (lambda: jf(xd).block_until_ready()), lambda r: {"values": np.asarray(r)}
+
+
+class NumpyRef(Contestant):
+    name = "numpy"
+
+    def info(self):
+        return {"version": np.__version__}
+
+    def prepare(self, case, x):
+        k, s, p = case.k, case.s, case.p
+        if case.op == "max":
+            if case.return_indices:
+                return (lambda: np_max_pool_indices(x, k, s, p)), lambda r: {"values": r[0], "indices": r[1]}
+            call = lambda: np_max_pool(x, k, s, p)  # noqa: E731
+        elif case.op == "avg":
+            call = lambda: np_avg_pool(x, k, s, p, case.count_include_pad)  # noqa: E731
+        else:
+            call = lambda: np_global(x, case.op)  # noqa: E731
+        return call, lambda r: {"values": r}
+
+
+class CopyRef(Contestant):
+    """np.copyto of the input into a preallocated array: the memory-bandwidth yardstick."""
+
+    name = "copy"
+
+    def info(self):
+        return {"version": np.__version__}
+
+    def prepare(self, case, x):
+        dst = np.empty_like(x)
+        return (lambda: np.copyto(dst, x)), (lambda r: {"copy_ok": bool(np.array_equal(dst, x))})
+
+
+ADAPTERS = {c.name: c for c in [NhwcPool, NhwcPoolOut, Torch, TorchMkldnn, OnnxRuntime, TensorFlow, Jax, NumpyRef, CopyRef]}
+
+# --------------------------------------------------------------------------------------------
+# Timing
+# --------------------------------------------------------------------------------------------
+
+
+def measure(call, *, quick: bool, latency: bool) -> dict:
+    """Warm up, pick calls-per-repetition, then time repetitions; returns seconds per call."""
+    clock = time.perf_counter
+    target = 0.06 if quick else 0.5  # seconds of timed work per contestant per case
+    min_reps = 3 if quick else 5
+    max_reps = 2000
+    min_rep_time = (0.002 if quick else 0.02) if latency else 0.0005
+
+    call()  # warm-up (compilation, first-touch of buffers, caches)
+    t0 = clock()
+    call()
+    est = clock() - t0
+    number = 1
+    if est < min_rep_time:
+        number = max(1, int(min_rep_time / max(est, 1e-7)))
+        t0 = clock()
+        for _ in range(number):
+            call()
+        est = (clock() - t0) / number
+    reps = int(min(max_reps, max(min_reps, math.ceil(target / max(est * number, 1e-9)))))
+    gc_was = gc.isenabled()
+    gc.disable()
+    times = []
+    try:
+        for _ in range(reps):
+            t0 = clock()
+            for _ in range(number):
+                call()
+            times.append((clock() - t0) / number)
+    finally:
+        if gc_was:
+            gc.enable()
+    times.sort()
+    q1, q3 = np.percentile(times, [25, 75])
+    return {"median_s": float(np.median(times)), "min_s": times[0], "iqr_s": float(q3 - q1), "reps": reps, "number": number}
+
+
+# --------------------------------------------------------------------------------------------
+# Worker
+# --------------------------------------------------------------------------------------------
+
+
+def emit(obj: dict) -> None:
+    sys.stdout.write(MARK + json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def worker_main(args) -> int:
+    name, threads = args.worker, args.threads_worker
+    cases = expand_cases(args.cases)
+    try:
+        adapter = ADAPTERS[name](threads)
+        info = adapter.info()
+    except Exception as e:
+        emit({"type": "header", "contestant": name, "threads": threads, "import_error": f"{type(e).__name__}: {e}"})
+        return 0
+    info["affinity"] = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    emit({"type": "header", "contestant": name, "threads": threads, "info": info})
+    for cid in cases:
+        case = CASES[cid]
+        emit({"type": "start", "case": cid})
+        rec = {"type": "result", "contestant": name, "threads": threads, "case": cid}
+        x = ref = call = extract = res = None
+        try:
+            x = make_input(case)
+            ref = None if name == "copy" else reference(case, x)
+            try:
+                call, extract = adapter.prepare(case, x)
+            except Unsupported as e:
+                rec.update(status="skip", detail=str(e))
+                emit(rec)
+                continue
+            res = call()
+            got = extract(res)
+            if name == "copy":
+                ok, detail = got["copy_ok"], ""
+            else:
+                ok, detail = check(case, x, ref, got)
+            del got, res
+            res = None
+            ref = None
+            rec.update(status="ok" if ok else "mismatch", detail=detail)
+            rec.update(measure(call, quick=args.quick, latency=case.latency))
+        except Exception as e:
+            rec.update(status="error", detail=f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:200])
+            traceback.print_exc(file=sys.stderr)
+        finally:
+            x = ref = call = extract = res = None
+            gc.collect()
+        emit(rec)
+    return 0
+
+
+# --------------------------------------------------------------------------------------------
+# Parent: run workers, collect, report
+# --------------------------------------------------------------------------------------------
+
+
+def run_worker(name: str, threads: int, cases: list[str], args, progress, log) -> tuple[dict, list[dict]]:
+    """Run one contestant at one thread count; restart after a crash, skipping the culprit."""
+    header: dict = {}
+    results: list[dict] = []
+    remaining = list(cases)
+    attempts = 0
+    while remaining and attempts < len(cases) + 1:
+        attempts += 1
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, "--threads", str(threads),
+               "--cases", ",".join(remaining)]
+        if args.quick:
+            cmd.append("--quick")
+        if args.no_pin:
+            cmd.append("--no-pin")
+        env = dict(os.environ)
+        env.update(thread_env(threads))
+        with tempfile.TemporaryFile("w+") as errf:
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errf, text=True, env=env,
+                                    start_new_session=True)
+            current = None
+            deadline = time.monotonic() + args.timeout
+            timed_out = False
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                if time.monotonic() > deadline:
+                    timed_out = True
+                    break
+                if not line.startswith(MARK):
+                    continue
+                rec = json.loads(line[len(MARK):])
+                if rec["type"] == "header":
+                    header = rec
+                    if "import_error" in rec:
+                        for cid in remaining:
+                            results.append({"contestant": name, "threads": threads, "case": cid, "status": "skip",
+                                            "detail": "not importable"})
+                            progress(1)
+                        remaining = []
+                elif rec["type"] == "start":
+                    current = rec["case"]
+                elif rec["type"] == "result":
+                    results.append({k: v for k, v in rec.items() if k != "type"})
+                    if rec["case"] in remaining:
+                        remaining.remove(rec["case"])
+                    current = None
+                    progress(1)
+            if timed_out:
+                os.killpg(proc.pid, 9)
+            rc = proc.wait()
+            errf.seek(0)
+            err_tail = errf.read()[-4000:]
+        if err_tail.strip():
+            log.write(f"--- {name} T={threads} (rc={rc}) stderr tail ---\n{err_tail}\n")
+        if remaining:
+            culprit = current if current in remaining else remaining[0]
+            why = "timeout" if timed_out else f"worker died (rc={rc})"
+            results.append({"contestant": name, "threads": threads, "case": culprit, "status": "error",
+                            "detail": why + (": " + err_tail.strip().splitlines()[-1][:150] if err_tail.strip() else "")})
+            remaining.remove(culprit)
+            progress(1)
+    return header, results
+
+
+def summarize(cases: list[str], threads_list: list[int], results: list[dict]) -> tuple[list[dict], dict]:
+    idx = {(r["contestant"], r["threads"], r["case"]): r for r in results}
+    for r in results:
+        case = CASES[r["case"]]
+        if r.get("median_s"):
+            nbytes = 2 * case.in_bytes if r["contestant"] == "copy" else case.traffic_bytes
+            r["gbps"] = nbytes / r["median_s"] / 1e9
+    for r in results:
+        cp = idx.get(("copy", r["threads"], r["case"]))
+        if r.get("gbps") and cp and cp.get("gbps"):
+            r["frac_copy"] = r["gbps"] / cp["gbps"]
+    summary = []
+    for cid in cases:
+        for t in threads_list:
+            main = idx.get((MAIN, t, cid), {})
+            out = idx.get(("nhwcpool_out", t, cid), {})
+            peers = [idx[(p, t, cid)] for p in PEERS if (p, t, cid) in idx
+                     and idx[(p, t, cid)].get("status") == "ok" and idx[(p, t, cid)].get("median_s")]
+            best = min(peers, key=lambda r: r["median_s"]) if peers else None
+            row = {"case": cid, "threads": t, "desc": CASES[cid].desc,
+                   "nhwcpool_s": main.get("median_s"), "nhwcpool_status": main.get("status", "absent"),
+                   "nhwcpool_out_s": out.get("median_s"), "nhwcpool_gbps": main.get("gbps"),
+                   "nhwcpool_frac_copy": main.get("frac_copy"),
+                   "copy_s": idx.get(("copy", t, cid), {}).get("median_s"),
+                   "numpy_s": idx.get(("numpy", t, cid), {}).get("median_s"),
+                   "best_peer": best["contestant"] if best else None, "best_peer_s": best["median_s"] if best else None}
+            if best and main.get("median_s") and main.get("status") == "ok":
+                row["speedup"] = best["median_s"] / main["median_s"]
+            else:
+                row["speedup"] = None
+            summary.append(row)
+    return summary, idx
+
+
+def _fmt_time(sec, latency: bool) -> str:
+    if sec is None:
+        return "-"
+    if latency:
+        return f"{sec * 1e6:.2f}"
+    v = sec * 1e3
+    return f"{v:.3f}" if v < 10 else f"{v:.2f}" if v < 100 else f"{v:.1f}"
+
+
+def _fmt(v, spec, dash="-"):
+    return dash if v is None else format(v, spec)
+
+
+def _status(rs: list[dict]) -> str:
+    parts = []
+    for r in rs:
+        if r is None:
+            continue
+        st = r.get("status", "?")
+        s = st if st == "ok" else f"{st.upper() if st == 'mismatch' else st}: {r.get('detail', '')}"
+        if st == "ok" and r.get("detail"):
+            s = f"ok ({r['detail']})"
+        if s not in parts:
+            parts.append(s)
+    return " | ".join(parts) if parts else "-"
+
+
+def text_tables(cases, threads_list, contestants, idx, summary) -> str:
+    lines = []
+    for cid in cases:
+        case = CASES[cid]
+        unit = "us/call" if case.latency else "ms"
+        lines.append("")
+        lines.append(f"== {cid}: {case.desc}   in {case.in_bytes / 1e6:.3g} MB, out {case.out_bytes / 1e6:.3g} MB"
+                     + (f", idx {case.idx_bytes / 1e6:.3g} MB" if case.idx_bytes else "")
+                     + (f"  [{case.note}]" if case.note else ""))
+        hdr = f"{'contestant':<14}"
+        for t in threads_list:
+            hdr += f" | T={t} {unit:>7} {'GB/s':>7} {'%copy':>6}"
+        hdr += " | status"
+        lines.append(hdr)
+        lines.append("-" * len(hdr))
+        for c in contestants:
+            rs = [idx.get((c, t, cid)) for t in threads_list]
+            if all(r is None for r in rs):
+                continue
+            row = f"{c:<14}"
+            for r in rs:
+                r = r or {}
+                frac = r.get("frac_copy")
+                row += (f" | {'':4}{_fmt_time(r.get('median_s'), case.latency):>7} {_fmt(r.get('gbps'), '.1f'):>7}"
+                        f" {_fmt(None if frac is None else 100 * frac, '.0f'):>6}")
+            row += " | " + _status(rs)
+            lines.append(row)
+        sp = []
+        for s in summary:
+            if s["case"] == cid:
+                if s["speedup"] is not None:
+                    sp.append(f"T={s['threads']}: {s['speedup']:.2f}x vs {s['best_peer']}")
+                else:
+                    sp.append(f"T={s['threads']}: n/a")
+        lines.append("nhwcpool speedup over best peer: " + ",  ".join(sp))
+    return "\n".join(lines)
+
+
+def markdown(cases, threads_list, contestants, idx, summary, meta) -> str:
+    out = []
+    out.append(f"Machine: {meta['cpu']} ({meta['ncpu']} CPUs), Python {meta['python']}, NumPy {meta['numpy']}; "
+               f"{'quick run; ' if meta['quick'] else ''}median of repetitions. "
+               "Speedup = best peer time / nhwcpool time (peers: " + ", ".join(PEERS) + "). "
+               "GB/s counts input + output (+ int64 indices) bytes; % copy = GB/s relative to np.copyto of the "
+               "same input (2 x input bytes).")
+    out.append("")
+    out.append("| case | what | T | nhwcpool | nhwcpool out= | best peer | peer time | speedup | nhwcpool GB/s | % of copy BW |")
+    out.append("|---|---|---:|---:|---:|---|---:|---:|---:|---:|")
+    for s in summary:
+        case = CASES[s["case"]]
+        u = " us" if case.latency else " ms"
+        nh = _fmt_time(s["nhwcpool_s"], case.latency)
+        if s["nhwcpool_status"] not in ("ok",) and s["nhwcpool_s"] is not None:
+            nh += f" ({s['nhwcpool_status']})"
+        elif s["nhwcpool_s"] is None:
+            nh = s["nhwcpool_status"]
+        out.append(
+            f"| {s['case']} | {case.desc} | {s['threads']} | {nh}{u if s['nhwcpool_s'] else ''} | "
+            f"{_fmt_time(s['nhwcpool_out_s'], case.latency)}{u if s['nhwcpool_out_s'] else ''} | {s['best_peer'] or '-'} | "
+            f"{_fmt_time(s['best_peer_s'], case.latency)}{u if s['best_peer_s'] else ''} | "
+            f"{_fmt(s['speedup'], '.2f')}{'x' if s['speedup'] else ''} | {_fmt(s['nhwcpool_gbps'], '.1f')} | "
+            f"{_fmt(None if s['nhwcpool_frac_copy'] is None else 100 * s['nhwcpool_frac_copy'], '.0f')}"
+            f"{'%' if s['nhwcpool_frac_copy'] else ''} |")
+    out.append("")
+    out.append("<details><summary>All contestants (time per call; ms, or us for case l)</summary>")
+    out.append("")
+    head = "| case | contestant | " + " | ".join(f"T={t}" for t in threads_list) + " | status |"
+    out.append(head)
+    out.append("|---|---|" + "---:|" * len(threads_list) + "---|")
+    for cid in cases:
+        case = CASES[cid]
+        for c in contestants:
+            rs = [idx.get((c, t, cid)) for t in threads_list]
+            if all(r is None for r in rs):
+                continue
+            cells = [_fmt_time((r or {}).get("median_s"), case.latency) for r in rs]
+            st = _status(rs).replace("|", "/")
+            out.append(f"| {cid} | {c} | " + " | ".join(cells) + f" | {st} |")
+    out.append("")
+    out.append("</details>")
+    return "\n".join(out) + "\n"
+
+
+def draw_png(path: Path, cases, threads_list, summary) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(max(6, 0.75 * len(cases) + 2), 4.2))
+    width = 0.8 / max(1, len(threads_list))
+    sp = {(s["case"], s["threads"]): s for s in summary}
+    for i, t in enumerate(threads_list):
+        xs, ys, labels = [], [], []
+        for j, cid in enumerate(cases):
+            s = sp.get((cid, t))
+            v = s["speedup"] if s else None
+            xs.append(j + (i - (len(threads_list) - 1) / 2) * width)
+            ys.append(v if v else 0.0)
+            labels.append(f"{v:.2f}" if v else "n/a")
+        bars = ax.bar(xs, ys, width, label=f"{t} thread{'s' if t > 1 else ''}")
+        for b, lab in zip(bars, labels):
+            ax.annotate(lab, (b.get_x() + b.get_width() / 2, b.get_height()), ha="center", va="bottom",
+                        fontsize=7, rotation=90, xytext=(0, 2), textcoords="offset points")
+    ax.axhline(1.0, color="black", linewidth=1, linestyle="--")
+    ax.set_xticks(range(len(cases)))
+    ax.set_xticklabels(cases)
+    ax.set_ylabel("speedup of nhwcpool over best peer (x)")
+    ax.set_xlabel("case")
+    ax.set_title("nhwcpool vs best of torch / torch-mkldnn / onnxruntime / tensorflow / jax")
+    ax.legend()
+    ymax = max([s["speedup"] or 0 for s in summary] + [1.2])
+    ax.set_ylim(0, ymax * 1.2)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def machine_meta(args, threads_list) -> dict:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "cpu": cpu, "ncpu": os.cpu_count(),
+            "python": platform.python_version(), "numpy": np.__version__, "platform": platform.platform(),
+            "threads": threads_list, "quick": args.quick, "pinned": not args.no_pin, "argv": sys.argv[1:]}
+
+
+def parent_main(args) -> int:
+    threads_list = [int(t) for t in args.threads.split(",") if t.strip()]
+    cases = expand_cases(args.cases)
+    contestants = CONTESTANTS if not args.contestants else [c.strip() for c in args.contestants.split(",") if c.strip()]
+    for c in contestants:
+        if c not in ADAPTERS:
+            raise SystemExit(f"unknown contestant {c!r}; known: {', '.join(CONTESTANTS)}")
+    available, missing = [], []
+    for c in contestants:
+        (available if importlib.util.find_spec(IMPORT_NAME[c]) is not None else missing).append(c)
+    if missing:
+        print(f"not importable, skipped: {', '.join(missing)}", file=sys.stderr)
+    if "copy" not in available:
+        print("note: without the 'copy' contestant there is no % of copy bandwidth", file=sys.stderr)
+
+    meta = machine_meta(args, threads_list)
+    total = len(threads_list) * len(available) * len(cases)
+    try:
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="run", dynamic_ncols=True, file=sys.stderr)
+    except ImportError:  # progress bar is a nicety
+        bar = None
+
+    def progress(n):
+        if bar is not None:
+            bar.update(n)
+
+    results: list[dict] = []
+    headers: dict = {}
+    log_path = Path(args.json).with_suffix(".log")
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    t_start = time.monotonic()
+    with open(log_path, "w") as log:
+        for t in threads_list:
+            for c in available:
+                if bar is not None:
+                    bar.set_description(f"T={t} {c}")
+                h, rs = run_worker(c, t, cases, args, progress, log)
+                headers[f"{c}@{t}"] = h
+                results += rs
+    if bar is not None:
+        bar.close()
+    for c in missing:
+        for t in threads_list:
+            for cid in cases:
+                results.append({"contestant": c, "threads": t, "case": cid, "status": "skip", "detail": "not importable"})
+    meta["wall_s"] = time.monotonic() - t_start
+
+    summary, idx = summarize(cases, threads_list, results)
+    shown = [c for c in CONTESTANTS if c in contestants]
+    print(text_tables(cases, threads_list, shown, idx, summary))
+    print()
+    print(f"total wall time {meta['wall_s']:.0f} s; worker stderr in {log_path}")
+
+    doc = {"meta": meta, "workers": headers,
+           "cases": {cid: {**asdict(CASES[cid]), "desc": CASES[cid].desc, "out_shape": CASES[cid].out_shape,
+                           "in_bytes": CASES[cid].in_bytes, "out_bytes": CASES[cid].out_bytes,
+                           "idx_bytes": CASES[cid].idx_bytes} for cid in cases},
+           "results": results, "summary": summary}
+    jp = Path(args.json)
+    jp.parent.mkdir(parents=True, exist_ok=True)
+    jp.write_text(json.dumps(doc, indent=1))
+    print(f"wrote {jp}")
+    md = markdown(cases, threads_list, shown, idx, summary, meta)
+    if args.markdown:
+        mp = Path(args.markdown)
+        mp.parent.mkdir(parents=True, exist_ok=True)
+        mp.write_text(md)
+        print(f"wrote {mp}")
+    if args.png:
+        try:
+            draw_png(Path(args.png), cases, threads_list, summary)
+            print(f"wrote {args.png}")
+        except ImportError as e:
+            print(f"no chart: {e}", file=sys.stderr)
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
+    ap.add_argument("--cases", default="all", help="comma-separated case ids or letters (default all): "
+                    + ", ".join(CASES))
+    ap.add_argument("--contestants", default="", help="comma-separated subset of: " + ", ".join(CONTESTANTS))
+    ap.add_argument("--quick", action="store_true", help="few repetitions (smoke test)")
+    ap.add_argument("--json", default=str(HERE / "results" / "latest.json"))
+    ap.add_argument("--png", default=str(HERE / "results" / "speedup.png"))
+    ap.add_argument("--markdown", default=str(HERE / "results" / "latest.md"))
+    ap.add_argument("--timeout", type=float, default=900.0, help="seconds per worker before it is killed")
+    ap.add_argument("--no-pin", action="store_true", help="do not pin workers to T CPUs")
+    ap.add_argument("--list", action="store_true", help="list cases and exit")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.list:
+        for cid, c in CASES.items():
+            print(f"{cid:6} {c.desc}  ({c.in_bytes / 1e6:.3g} MB in){'  ' + c.note if c.note else ''}")
+        return 0
+    if args.worker:
+        args.threads_worker = int(args.threads)
+        return worker_main(args)
+    return parent_main(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+// Entry points of the pooling kernels: pure functions over pointers, shapes and strides.
+#pragma once
+#include <cstdint>
+
+#include "nhwcpool/dtype.hpp"
+#include "nhwcpool/shape.hpp"
+
+namespace nhwcpool {
+
+// Input view: element (n, h, w, c) lives at
+//   data + n*stride_n + h*stride_h + (w*C + c)*itemsize      (strides in bytes, may be negative)
+// i.e. every (w, c) row is contiguous. Output arrays are C-contiguous (N, OH, OW, C).
+struct InputView {
+  const void* data = nullptr;
+  std::int64_t stride_n = 0;
+  std::int64_t stride_h = 0;
+};
+
+struct MaxPoolArgs {
+  DType dtype = DType::f32;
+  Geometry geo;
+  InputView in;
+  void* out = nullptr;
+  std::int64_t* indices = nullptr;  // optional: flat y*W + x inside each (n, c) plane
+  const AxisTable* htab = nullptr;
+  const AxisTable* wtab = nullptr;
+  int threads = 1;
+};
+
+struct AvgPoolArgs {
+  DType in_dtype = DType::f32;
+  DType out_dtype = DType::f32;
+  Geometry geo;
+  InputView in;
+  void* out = nullptr;
+  bool count_include_pad = true;
+  std::int64_t divisor_override = 0;  // 0 = none
+  const AxisTable* htab = nullptr;
+  const AxisTable* wtab = nullptr;
+  int threads = 1;
+};
+
+// High-level calls: validate geometry/tables, pick the SIMD level, run in parallel.
+void max_pool2d(DType dtype, const Geometry& geo, const InputView& in, void* out,
+                std::int64_t* indices);
+void avg_pool2d(DType in_dtype, DType out_dtype, const Geometry& geo, const InputView& in,
+                void* out, bool count_include_pad, std::int64_t divisor_override);
+
+// Run-time SIMD selection (dispatch.cpp).
+enum class SimdLevel : int { baseline = 0, avx2 = 1, avx512 = 2 };
+const char* simd_level_name(SimdLevel level);
+bool simd_level_from_name(const char* name, SimdLevel* level);
+bool simd_level_compiled(SimdLevel level);   // this binary has kernels for it
+bool simd_level_supported(SimdLevel level);  // ... and this CPU can run them
+SimdLevel simd_level();                       // currently selected
+void set_simd_level(SimdLevel level);         // throws std::invalid_argument if unsupported
+SimdLevel best_simd_level();
+
+// One set of kernels per instruction set, each compiled in its own translation unit with
+// its own flags (PyTorch's DispatchStub habit). Declared per ISA namespace.
+#define NHWCPOOL_DECLARE_ISA(ns)                          \
+  namespace ns {                                          \
+  void max_pool(const MaxPoolArgs& args);                 \
+  void avg_pool(const AvgPoolArgs& args);                 \
+  }
+NHWCPOOL_DECLARE_ISA(baseline)
+NHWCPOOL_DECLARE_ISA(avx2)
+NHWCPOOL_DECLARE_ISA(avx512)
+#undef NHWCPOOL_DECLARE_ISA
+
+}  // namespace nhwcpool

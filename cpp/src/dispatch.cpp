@@ -1,0 +1,190 @@
+// Run-time choice of the kernel set: baseline (the build's minimum ISA), AVX2, AVX-512.
+// Modelled on PyTorch's DispatchStub: one kernel file compiled per ISA, a function table
+// selected from CPU features once, overridable by an environment variable.
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+#include "nhwcpool/kernels.hpp"
+#include "nhwcpool/parallel.hpp"
+
+#if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+#include <immintrin.h>
+#include <intrin.h>
+#endif
+
+namespace nhwcpool {
+namespace {
+
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
+#define NHWCPOOL_X86 1
+#endif
+
+struct CpuFeatures {
+  bool avx2 = false;
+  bool avx512 = false;
+};
+
+CpuFeatures detect() {
+  CpuFeatures f;
+#if defined(NHWCPOOL_X86) && (defined(__GNUC__) || defined(__clang__))
+  __builtin_cpu_init();
+  f.avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+           __builtin_cpu_supports("f16c");
+  f.avx512 = f.avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+             __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq");
+#elif defined(NHWCPOOL_X86) && defined(_MSC_VER)
+  int r[4];
+  __cpuid(r, 0);
+  const int max_leaf = r[0];
+  __cpuid(r, 1);
+  const bool osxsave = (r[2] >> 27) & 1, fma = (r[2] >> 12) & 1, f16c = (r[2] >> 29) & 1,
+             avx = (r[2] >> 28) & 1;
+  if (osxsave && avx && max_leaf >= 7) {
+    const unsigned long long xcr0 = _xgetbv(0);
+    __cpuidex(r, 7, 0);
+    const bool ymm = (xcr0 & 0x6) == 0x6, zmm = (xcr0 & 0xE6) == 0xE6;
+    f.avx2 = ymm && fma && f16c && ((r[1] >> 5) & 1);
+    f.avx512 = f.avx2 && zmm && ((r[1] >> 16) & 1) && ((r[1] >> 30) & 1) && ((r[1] >> 31) & 1) &&
+               ((r[1] >> 17) & 1);
+  }
+#endif
+  return f;
+}
+
+const CpuFeatures& features() {
+  static const CpuFeatures f = detect();
+  return f;
+}
+
+SimdLevel initial_level() {
+  SimdLevel level = best_simd_level();
+  if (const char* env = std::getenv("NHWCPOOL_SIMD")) {
+    SimdLevel want;
+    // An unknown or unsupported request falls back to the best level; show_config() and
+    // the Python package report (and warn about) what was chosen.
+    if (simd_level_from_name(env, &want) && simd_level_supported(want)) level = want;
+  }
+  return level;
+}
+
+std::atomic<int>& level_slot() {
+  static std::atomic<int> slot{static_cast<int>(initial_level())};
+  return slot;
+}
+
+}  // namespace
+
+const char* simd_level_name(SimdLevel level) {
+  switch (level) {
+    case SimdLevel::baseline: return "baseline";
+    case SimdLevel::avx2: return "avx2";
+    case SimdLevel::avx512: return "avx512";
+  }
+  return "?";
+}
+
+bool simd_level_from_name(const char* name, SimdLevel* level) {
+  std::string s(name ? name : "");
+  for (auto& ch : s) ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
+  if (s == "baseline" || s == "default") { *level = SimdLevel::baseline; return true; }
+  if (s == "avx2") { *level = SimdLevel::avx2; return true; }
+  if (s == "avx512") { *level = SimdLevel::avx512; return true; }
+  return false;
+}
+
+bool simd_level_compiled(SimdLevel level) {
+  switch (level) {
+    case SimdLevel::baseline: return true;
+#ifdef NHWCPOOL_HAVE_AVX2
+    case SimdLevel::avx2: return true;
+#endif
+#ifdef NHWCPOOL_HAVE_AVX512
+    case SimdLevel::avx512: return true;
+#endif
+    default: return false;
+  }
+}
+
+bool simd_level_supported(SimdLevel level) {
+  if (!simd_level_compiled(level)) return false;
+  switch (level) {
+    case SimdLevel::baseline: return true;
+    case SimdLevel::avx2: return features().avx2;
+    case SimdLevel::avx512: return features().avx512;
+  }
+  return false;
+}
+
+SimdLevel best_simd_level() {
+  if (simd_level_supported(SimdLevel::avx512)) return SimdLevel::avx512;
+  if (simd_level_supported(SimdLevel::avx2)) return SimdLevel::avx2;
+  return SimdLevel::baseline;
+}
+
+SimdLevel simd_level() { return static_cast<SimdLevel>(level_slot().load(std::memory_order_relaxed)); }
+
+void set_simd_level(SimdLevel level) {
+  if (!simd_level_supported(level)) {
+    throw std::invalid_argument(std::string("SIMD level '") + simd_level_name(level) +
+                                "' is not available on this CPU or in this build");
+  }
+  level_slot().store(static_cast<int>(level), std::memory_order_relaxed);
+}
+
+namespace {
+
+void check_table(const AxisTable* t, std::int64_t out, const char* what) {
+  if (!t || static_cast<std::int64_t>(t->count.size()) != out) {
+    throw std::logic_error(std::string("internal error: bad window table for ") + what);
+  }
+}
+
+}  // namespace
+
+void max_pool2d(DType dtype, const Geometry& geo, const InputView& in, void* out,
+                std::int64_t* indices) {
+  if (geo.N == 0 || geo.C == 0) return;
+  const AxisTable ht = make_axis_table(geo.H, geo.OH, geo.h);
+  const AxisTable wt = make_axis_table(geo.W, geo.OW, geo.w);
+  check_table(&ht, geo.OH, "height");
+  check_table(&wt, geo.OW, "width");
+  MaxPoolArgs a;
+  a.dtype = dtype; a.geo = geo; a.in = in; a.out = out; a.indices = indices;
+  a.htab = &ht; a.wtab = &wt; a.threads = get_num_threads();
+  switch (simd_level()) {
+#ifdef NHWCPOOL_HAVE_AVX512
+    case SimdLevel::avx512: avx512::max_pool(a); return;
+#endif
+#ifdef NHWCPOOL_HAVE_AVX2
+    case SimdLevel::avx2: avx2::max_pool(a); return;
+#endif
+    default: baseline::max_pool(a); return;
+  }
+}
+
+void avg_pool2d(DType in_dtype, DType out_dtype, const Geometry& geo, const InputView& in,
+                void* out, bool count_include_pad, std::int64_t divisor_override) {
+  if (geo.N == 0 || geo.C == 0) return;
+  const AxisTable ht = make_axis_table(geo.H, geo.OH, geo.h);
+  const AxisTable wt = make_axis_table(geo.W, geo.OW, geo.w);
+  check_table(&ht, geo.OH, "height");
+  check_table(&wt, geo.OW, "width");
+  AvgPoolArgs a;
+  a.in_dtype = in_dtype; a.out_dtype = out_dtype; a.geo = geo; a.in = in; a.out = out;
+  a.count_include_pad = count_include_pad; a.divisor_override = divisor_override;
+  a.htab = &ht; a.wtab = &wt; a.threads = get_num_threads();
+  switch (simd_level()) {
+#ifdef NHWCPOOL_HAVE_AVX512
+    case SimdLevel::avx512: avx512::avg_pool(a); return;
+#endif
+#ifdef NHWCPOOL_HAVE_AVX2
+    case SimdLevel::avx2: avx2::avg_pool(a); return;
+#endif
+    default: baseline::avg_pool(a); return;
+  }
+}
+
+}  // namespace nhwcpool

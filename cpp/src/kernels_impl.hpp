@@ -1,0 +1,537 @@
+// Pooling kernels, compiled once per instruction set.
+//
+// This file is included by kernels_baseline.cpp, kernels_avx2.cpp and kernels_avx512.cpp with
+// NHWCPOOL_ISA naming a namespace; each translation unit gets its own compiler flags. Everything
+// except the two entry points lives in an anonymous namespace, and no standard-library template
+// is instantiated here, so the linker can never merge an AVX-512 copy of some inline function
+// into baseline code (the ODR hazard PyTorch's native/cpu/README warns about).
+//
+// Algorithm (see docs/design.md): one task = one output row (n, oh).
+//   1. Vertical pass: reduce the window's in-range input rows, each a contiguous run of W*C
+//      elements, into one row buffer. The loop runs over W*C, so it vectorizes for any C.
+//   2. Horizontal pass: for each output column, reduce the in-range window columns of the row
+//      buffer (vector loop over C). For small C the reduction runs over shifted W*C vectors
+//      instead and full windows are then picked out (the "vectorise across W*C" technique from
+//      XNNPACK/oneDNN notes in research; PyTorch's channels-last kernel falls to scalar code there).
+//   3. Average: divide by the per-window divisor; convert to the output type.
+// Max with indices scans taps in row-major order with PyTorch's rule (take v if v > cur or v is
+// NaN), so ties give the first tap and several NaNs give the last NaN, exactly like PyTorch.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <new>
+#include <type_traits>
+
+#include "nhwcpool/kernels.hpp"
+#include "nhwcpool/parallel.hpp"
+
+#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
+#include <immintrin.h>
+#endif
+
+#if defined(__F16C__) || (defined(_MSC_VER) && defined(__AVX2__))
+#define NHWCPOOL_F16C 1
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define NHWCPOOL_RESTRICT __restrict__
+#elif defined(_MSC_VER)
+#define NHWCPOOL_RESTRICT __restrict
+#else
+#define NHWCPOOL_RESTRICT
+#endif
+
+namespace nhwcpool {
+namespace NHWCPOOL_ISA {
+namespace {
+
+using i64 = std::int64_t;
+
+// ---------------------------------------------------------------------------------------------
+// float16 <-> float32. Hardware F16C where the TU is compiled for it, exact software otherwise.
+
+inline float bits_to_float(std::uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+inline std::uint32_t float_to_bits(float f) {
+  std::uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+inline float half_to_float(std::uint16_t h) {
+  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
+  const std::uint32_t exp = (h >> 10) & 0x1fu;
+  const std::uint32_t mant = h & 0x3ffu;
+  if (exp == 0) {  // zero or subnormal: mant * 2^-24, exact in float
+    const float v = static_cast<float>(mant) * (1.0f / 16777216.0f);
+    return bits_to_float(float_to_bits(v) | sign);
+  }
+  if (exp == 31) {  // inf / NaN (NaN made quiet, payload kept)
+    return bits_to_float(sign | 0x7f800000u | (mant << 13) | (mant ? 0x400000u : 0u));
+  }
+  return bits_to_float(sign | ((exp + 112u) << 23) | (mant << 13));
+}
+
+// Round to nearest even; the classic bit-level method (F. Giesen's float_to_half_rtne).
+inline std::uint16_t float_to_half(float f) {
+  std::uint32_t x = float_to_bits(f);
+  const std::uint32_t sign = (x >> 16) & 0x8000u;
+  x &= 0x7fffffffu;
+  std::uint32_t o;
+  if (x >= 0x7f800000u) {
+    o = 0x7c00u | (x > 0x7f800000u ? 0x200u : 0u);
+  } else if (x >= 0x477ff000u) {  // rounds to infinity
+    o = 0x7c00u;
+  } else if (x < 0x38800000u) {  // result is subnormal or zero
+    const float v = bits_to_float(x) + 0.5f;
+    o = float_to_bits(v) - 0x3f000000u;
+  } else {
+    const std::uint32_t odd = (x >> 13) & 1u;
+    x += 0xc8000fffu;
+    x += odd;
+    o = x >> 13;
+  }
+  return static_cast<std::uint16_t>(o | sign);
+}
+
+void half_to_float_row(const half_t* NHWCPOOL_RESTRICT src, float* NHWCPOOL_RESTRICT dst, i64 n) {
+  i64 i = 0;
+#ifdef NHWCPOOL_F16C
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
+    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(h));
+  }
+#endif
+  for (; i < n; ++i) dst[i] = half_to_float(src[i].bits);
+}
+
+void float_to_half_row(const float* NHWCPOOL_RESTRICT src, half_t* NHWCPOOL_RESTRICT dst, i64 n) {
+  i64 i = 0;
+#ifdef NHWCPOOL_F16C
+  for (; i + 8 <= n; i += 8) {
+    const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), h);
+  }
+#endif
+  for (; i < n; ++i) dst[i].bits = float_to_half(src[i]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reduction operators. The max keeps a NaN once seen and takes a NaN when it comes: a window
+// holding a NaN gives NaN (PyTorch's `val > maxval || isnan(val)`).
+
+struct MaxOp {
+  template <class A>
+  static inline A f(A acc, A v) {
+    return ((v > acc) | (v != v)) ? v : acc;  // NOLINT: v != v is the NaN test
+  }
+};
+struct SumOp {
+  template <class A>
+  static inline A f(A acc, A v) {
+    return acc + v;
+  }
+};
+
+template <class A>
+inline A lowest_value() {
+  return std::numeric_limits<A>::has_infinity ? -std::numeric_limits<A>::infinity()
+                                              : std::numeric_limits<A>::lowest();
+}
+
+template <class T> struct MaxAccOf { using type = T; };
+template <> struct MaxAccOf<half_t> { using type = float; };
+
+// ---------------------------------------------------------------------------------------------
+// Scratch memory: one allocation per task chunk (never per window), cache-line aligned.
+
+template <class A>
+class Scratch {
+ public:
+  explicit Scratch(i64 n) {
+    if (n > 0) {
+      p = static_cast<A*>(::operator new(static_cast<std::size_t>(n) * sizeof(A),
+                                         std::align_val_t{64}));
+    }
+  }
+  ~Scratch() {
+    if (p) ::operator delete(p, std::align_val_t{64});
+  }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  A* p = nullptr;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Row primitives (contiguous, vectorizable).
+
+template <class A, class Tin>
+inline void copy_from(A* NHWCPOOL_RESTRICT dst, const Tin* NHWCPOOL_RESTRICT src, i64 n) {
+  if constexpr (std::is_same<Tin, half_t>::value && std::is_same<A, float>::value) {
+    half_to_float_row(src, dst, n);
+  } else if constexpr (std::is_same<Tin, half_t>::value) {
+    constexpr i64 kChunk = 256;
+    alignas(64) float tmp[kChunk];
+    for (i64 i = 0; i < n; i += kChunk) {
+      const i64 m = n - i < kChunk ? n - i : kChunk;
+      half_to_float_row(src + i, tmp, m);
+      for (i64 j = 0; j < m; ++j) dst[i + j] = static_cast<A>(tmp[j]);
+    }
+  } else if constexpr (std::is_same<Tin, A>::value) {
+    std::memcpy(dst, src, static_cast<std::size_t>(n) * sizeof(A));
+  } else {
+    for (i64 i = 0; i < n; ++i) dst[i] = static_cast<A>(src[i]);
+  }
+}
+
+template <class Op, class A>
+inline void combine(A* NHWCPOOL_RESTRICT dst, const A* NHWCPOOL_RESTRICT src, i64 n) {
+  for (i64 i = 0; i < n; ++i) dst[i] = Op::f(dst[i], src[i]);
+}
+
+template <class Op, class A, class Tin>
+inline void combine_from(A* NHWCPOOL_RESTRICT dst, const Tin* NHWCPOOL_RESTRICT src, i64 n) {
+  if constexpr (std::is_same<Tin, half_t>::value) {
+    constexpr i64 kChunk = 256;
+    alignas(64) float tmp[kChunk];
+    for (i64 i = 0; i < n; i += kChunk) {
+      const i64 m = n - i < kChunk ? n - i : kChunk;
+      half_to_float_row(src + i, tmp, m);
+      for (i64 j = 0; j < m; ++j) dst[i + j] = Op::f(dst[i + j], static_cast<A>(tmp[j]));
+    }
+  } else {
+    for (i64 i = 0; i < n; ++i) dst[i] = Op::f(dst[i], static_cast<A>(src[i]));
+  }
+}
+
+template <class A>
+inline void fill(A* dst, A v, i64 n) {
+  for (i64 i = 0; i < n; ++i) dst[i] = v;
+}
+
+template <class I>
+inline I round_clamp(double v) {
+  if (v != v) return I(0);
+  v = std::nearbyint(v);
+  constexpr double lo = static_cast<double>(std::numeric_limits<I>::lowest());
+  constexpr double hi = static_cast<double>(std::numeric_limits<I>::max());
+  if (v <= lo) return std::numeric_limits<I>::lowest();
+  if (v >= hi) return std::numeric_limits<I>::max();
+  return static_cast<I>(v);
+}
+
+// Final conversion of a row of means (float or double) to the requested output dtype.
+template <class M>
+void store_convert(const M* NHWCPOOL_RESTRICT src, void* dst, DType t, i64 n) {
+  switch (t) {
+    case DType::f16: {
+      half_t* d = static_cast<half_t*>(dst);
+      if constexpr (std::is_same<M, float>::value) {
+        float_to_half_row(src, d, n);
+      } else {
+        constexpr i64 kChunk = 256;
+        alignas(64) float tmp[kChunk];
+        for (i64 i = 0; i < n; i += kChunk) {
+          const i64 m = n - i < kChunk ? n - i : kChunk;
+          for (i64 j = 0; j < m; ++j) tmp[j] = static_cast<float>(src[i + j]);
+          float_to_half_row(tmp, d + i, m);
+        }
+      }
+      return;
+    }
+    case DType::f32: {
+      float* d = static_cast<float*>(dst);
+      for (i64 i = 0; i < n; ++i) d[i] = static_cast<float>(src[i]);
+      return;
+    }
+    case DType::f64: {
+      double* d = static_cast<double*>(dst);
+      for (i64 i = 0; i < n; ++i) d[i] = static_cast<double>(src[i]);
+      return;
+    }
+#define NHWCPOOL_INT_CASE(tag, I)                                                   \
+  case DType::tag: {                                                                \
+    I* d = static_cast<I*>(dst);                                                    \
+    for (i64 i = 0; i < n; ++i) d[i] = round_clamp<I>(static_cast<double>(src[i])); \
+    return;                                                                         \
+  }
+    NHWCPOOL_INT_CASE(i8, std::int8_t)
+    NHWCPOOL_INT_CASE(u8, std::uint8_t)
+    NHWCPOOL_INT_CASE(i16, std::int16_t)
+    NHWCPOOL_INT_CASE(u16, std::uint16_t)
+    NHWCPOOL_INT_CASE(i32, std::int32_t)
+    NHWCPOOL_INT_CASE(i64, std::int64_t)
+    NHWCPOOL_INT_CASE(u32, std::uint32_t)
+    NHWCPOOL_INT_CASE(u64, std::uint64_t)
+#undef NHWCPOOL_INT_CASE
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Horizontal pass: out[o, :] = reduce over the in-range taps of window o of `row` (W*C).
+
+// Below this many bytes per pixel the per-window channel loop is too short to vectorize well,
+// so the reduction runs over shifted W*C vectors instead.
+constexpr i64 kSmallPixelBytes = 64;
+
+template <class Op, class A>
+void horizontal(const A* NHWCPOOL_RESTRICT row, A* NHWCPOOL_RESTRICT out, const Geometry& g,
+                const AxisTable& wt, A* NHWCPOOL_RESTRICT sh, A empty) {
+  const i64 C = g.C, OW = g.OW, kw = g.w.kernel, step = g.w.dilation * C;
+  i64 fb = wt.full_begin, fe = wt.full_end;
+  const bool small = sh != nullptr && fe > fb && C * static_cast<i64>(sizeof(A)) < kSmallPixelBytes;
+  if (small) {
+    const i64 c0 = wt.first[static_cast<std::size_t>(fb)];
+    const i64 c1 = wt.first[static_cast<std::size_t>(fe - 1)];
+    const i64 len = (c1 - c0 + 1) * C;
+    const A* base = row + c0 * C;
+    std::memcpy(sh, base, static_cast<std::size_t>(len) * sizeof(A));
+    for (i64 t = 1; t < kw; ++t) combine<Op>(sh, base + t * step, len);
+    if (g.w.stride == 1) {
+      std::memcpy(out + fb * C, sh, static_cast<std::size_t>((fe - fb) * C) * sizeof(A));
+    } else {
+      for (i64 o = fb; o < fe; ++o) {
+        const A* s = sh + (wt.first[static_cast<std::size_t>(o)] - c0) * C;
+        A* d = out + o * C;
+        for (i64 c = 0; c < C; ++c) d[c] = s[c];
+      }
+    }
+  } else {
+    fb = fe = 0;
+  }
+  for (i64 o = 0; o < OW; ++o) {
+    if (o == fb && fe > fb) {
+      o = fe - 1;
+      continue;
+    }
+    const auto oi = static_cast<std::size_t>(o);
+    A* d = out + o * C;
+    const i64 cnt = wt.count[oi];
+    if (cnt == 0) {
+      fill(d, empty, C);
+      continue;
+    }
+    const A* s = row + wt.first[oi] * C;
+    for (i64 c = 0; c < C; ++c) d[c] = s[c];
+    for (i64 t = 1; t < cnt; ++t) combine<Op>(d, s + t * step, C);
+  }
+}
+
+// Pointer to input row (n, h).
+template <class T>
+inline const T* input_row(const InputView& in, i64 n, i64 h) {
+  return reinterpret_cast<const T*>(static_cast<const char*>(in.data) + n * in.stride_n +
+                                    h * in.stride_h);
+}
+
+// Vertical pass: reduce the in-range rows of window `oh` into buf, or point straight at the
+// input row when there is a single one and no conversion is needed.
+template <class Op, class A, class T>
+const A* vertical(const InputView& in, const Geometry& g, const AxisTable& ht, i64 n, i64 oh,
+                  A* buf) {
+  const auto oi = static_cast<std::size_t>(oh);
+  const i64 hf = ht.first[oi], hc = ht.count[oi], dh = g.h.dilation, WC = g.W * g.C;
+  if (hc == 1 && std::is_same<A, T>::value) {
+    return reinterpret_cast<const A*>(input_row<T>(in, n, hf));
+  }
+  copy_from(buf, input_row<T>(in, n, hf), WC);
+  for (i64 t = 1; t < hc; ++t) combine_from<Op>(buf, input_row<T>(in, n, hf + t * dh), WC);
+  return buf;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Max pooling, values only.
+
+template <class T>
+struct MaxPlain {
+  using A = typename MaxAccOf<T>::type;
+  static constexpr bool kSame = std::is_same<A, T>::value;
+
+  static void run(const void* vctx, i64 begin, i64 end) {
+    const MaxPoolArgs& a = *static_cast<const MaxPoolArgs*>(vctx);
+    const Geometry& g = a.geo;
+    const i64 WC = g.W * g.C, OWC = g.OW * g.C;
+    Scratch<A> rowbuf(WC), sh(WC), obuf(kSame ? 0 : OWC);
+    for (i64 r = begin; r < end; ++r) {
+      const i64 n = r / g.OH, oh = r - n * g.OH;
+      T* orow = static_cast<T*>(a.out) + r * OWC;
+      A* dst = kSame ? reinterpret_cast<A*>(orow) : obuf.p;
+      if (a.htab->count[static_cast<std::size_t>(oh)] == 0) {
+        fill(dst, lowest_value<A>(), OWC);
+      } else {
+        const A* rp = vertical<MaxOp, A, T>(a.in, g, *a.htab, n, oh, rowbuf.p);
+        horizontal<MaxOp>(rp, dst, g, *a.wtab, sh.p, lowest_value<A>());
+      }
+      if constexpr (!kSame) float_to_half_row(obuf.p, orow, OWC);
+    }
+  }
+};
+
+// Max pooling with PyTorch-convention indices (flat y*W + x per (n, c) plane).
+template <class T>
+struct MaxIndexed {
+  using A = typename MaxAccOf<T>::type;
+  static constexpr bool kSame = std::is_same<A, T>::value;
+
+  static void run(const void* vctx, i64 begin, i64 end) {
+    const MaxPoolArgs& a = *static_cast<const MaxPoolArgs*>(vctx);
+    const Geometry& g = a.geo;
+    const AxisTable& ht = *a.htab;
+    const AxisTable& wt = *a.wtab;
+    const i64 C = g.C, W = g.W, WC = W * C, OWC = g.OW * C, dh = g.h.dilation, dw = g.w.dilation;
+    Scratch<A> conv(kSame ? 0 : WC), vbuf(kSame ? 0 : OWC);
+    for (i64 r = begin; r < end; ++r) {
+      const i64 n = r / g.OH, oh = r - n * g.OH;
+      const auto ohi = static_cast<std::size_t>(oh);
+      T* orow = static_cast<T*>(a.out) + r * OWC;
+      A* val = kSame ? reinterpret_cast<A*>(orow) : vbuf.p;
+      i64* idx = a.indices + r * OWC;
+      const i64 hstart = ht.start[ohi];
+      for (i64 o = 0; o < g.OW; ++o) {
+        fill(val + o * C, lowest_value<A>(), C);
+        fill(idx + o * C, hstart * W + wt.start[static_cast<std::size_t>(o)], C);
+      }
+      const i64 hf = ht.first[ohi], hc = ht.count[ohi];
+      for (i64 t = 0; t < hc; ++t) {
+        const i64 h = hf + t * dh;
+        const T* src = input_row<T>(a.in, n, h);
+        const A* rp;
+        if constexpr (kSame) {
+          rp = src;
+        } else {
+          copy_from(conv.p, src, WC);
+          rp = conv.p;
+        }
+        for (i64 o = 0; o < g.OW; ++o) {
+          const auto oi = static_cast<std::size_t>(o);
+          const i64 f = wt.first[oi], cnt = wt.count[oi];
+          A* NHWCPOOL_RESTRICT mv = val + o * C;
+          i64* NHWCPOOL_RESTRICT mi = idx + o * C;
+          for (i64 j = 0; j < cnt; ++j) {
+            const i64 w = f + j * dw;
+            const A* NHWCPOOL_RESTRICT s = rp + w * C;
+            const i64 id = h * W + w;
+            for (i64 c = 0; c < C; ++c) {
+              const A v = s[c];
+              const bool take = (v > mv[c]) | (v != v);  // NOLINT: NaN test
+              mv[c] = take ? v : mv[c];
+              mi[c] = take ? id : mi[c];
+            }
+          }
+        }
+      }
+      if constexpr (!kSame) float_to_half_row(vbuf.p, orow, OWC);
+    }
+  }
+};
+
+// ---------------------------------------------------------------------------------------------
+// Average pooling. A = accumulator, M = type the mean is computed in.
+
+template <class T, class A, class M>
+struct Avg {
+  static void run(const void* vctx, i64 begin, i64 end) {
+    const AvgPoolArgs& a = *static_cast<const AvgPoolArgs*>(vctx);
+    const Geometry& g = a.geo;
+    const AxisTable& ht = *a.htab;
+    const AxisTable& wt = *a.wtab;
+    const i64 C = g.C, WC = g.W * C, OWC = g.OW * C;
+    const int osize = itemsize(a.out_dtype);
+    const bool direct_out = (std::is_same<M, double>::value && a.out_dtype == DType::f64) ||
+                            (std::is_same<M, float>::value && a.out_dtype == DType::f32);
+    Scratch<A> rowbuf(WC), sh(WC), sum(OWC);
+    Scratch<M> meanbuf(direct_out ? 0 : OWC);
+    for (i64 r = begin; r < end; ++r) {
+      const i64 n = r / g.OH, oh = r - n * g.OH;
+      const auto ohi = static_cast<std::size_t>(oh);
+      void* orow = static_cast<char*>(a.out) + r * OWC * osize;
+      M* mean = direct_out ? static_cast<M*>(orow) : meanbuf.p;
+      if (ht.count[ohi] == 0) {
+        fill(sum.p, A(0), OWC);
+      } else {
+        const A* rp = vertical<SumOp, A, T>(a.in, g, ht, n, oh, rowbuf.p);
+        horizontal<SumOp>(rp, sum.p, g, wt, sh.p, A(0));
+      }
+      const i64 dh = a.count_include_pad ? ht.padded_count[ohi] : ht.count[ohi];
+      for (i64 o = 0; o < g.OW; ++o) {
+        const auto oi = static_cast<std::size_t>(o);
+        const M div = a.divisor_override != 0
+                          ? static_cast<M>(a.divisor_override)
+                          : static_cast<M>(dh * (a.count_include_pad ? wt.padded_count[oi] : wt.count[oi]));
+        const A* NHWCPOOL_RESTRICT s = sum.p + o * C;
+        M* NHWCPOOL_RESTRICT d = mean + o * C;
+        for (i64 c = 0; c < C; ++c) d[c] = static_cast<M>(s[c]) / div;
+      }
+      if (!direct_out) store_convert(mean, orow, a.out_dtype, OWC);
+    }
+  }
+};
+
+// Rough cost of a call, for the serial/parallel decision.
+i64 work_estimate(const Geometry& g) {
+  const double w = static_cast<double>(g.N) * static_cast<double>(g.OH) *
+                   (static_cast<double>(g.W) * static_cast<double>(g.C) * static_cast<double>(g.h.kernel) +
+                    static_cast<double>(g.OW) * static_cast<double>(g.C) * static_cast<double>(g.w.kernel));
+  return w > 9.0e18 ? std::numeric_limits<i64>::max() : static_cast<i64>(w);
+}
+
+template <class T>
+void run_max(const MaxPoolArgs& a) {
+  const RangeFn fn = a.indices ? &MaxIndexed<T>::run : &MaxPlain<T>::run;
+  parallel_for(a.geo.N * a.geo.OH, work_estimate(a.geo), a.threads, fn, &a);
+}
+
+template <class T, class A, class M>
+void run_avg(const AvgPoolArgs& a) {
+  parallel_for(a.geo.N * a.geo.OH, work_estimate(a.geo), a.threads, &Avg<T, A, M>::run, &a);
+}
+
+}  // namespace
+
+void max_pool(const MaxPoolArgs& a) {
+  switch (a.dtype) {
+    case DType::f16: run_max<half_t>(a); return;
+    case DType::f32: run_max<float>(a); return;
+    case DType::f64: run_max<double>(a); return;
+    case DType::i8: run_max<std::int8_t>(a); return;
+    case DType::u8: run_max<std::uint8_t>(a); return;
+    case DType::i16: run_max<std::int16_t>(a); return;
+    case DType::u16: run_max<std::uint16_t>(a); return;
+    case DType::i32: run_max<std::int32_t>(a); return;
+    case DType::i64: run_max<std::int64_t>(a); return;
+    case DType::u32: run_max<std::uint32_t>(a); return;
+    case DType::u64: run_max<std::uint64_t>(a); return;
+  }
+}
+
+// Accumulators: float16 sums in float32 (float64 if a float64 result is asked for), float32
+// and float64 in float64, 8- to 32-bit integers exactly in int64, 64-bit integers in float64
+// (as numpy.mean does); the mean is then formed in float64 (float32 for float16).
+void avg_pool(const AvgPoolArgs& a) {
+  switch (a.in_dtype) {
+    case DType::f16:
+      if (a.out_dtype == DType::f64) {
+        run_avg<half_t, double, double>(a);
+      } else {
+        run_avg<half_t, float, float>(a);
+      }
+      return;
+    case DType::f32: run_avg<float, double, double>(a); return;
+    case DType::f64: run_avg<double, double, double>(a); return;
+    case DType::i8: run_avg<std::int8_t, std::int64_t, double>(a); return;
+    case DType::u8: run_avg<std::uint8_t, std::int64_t, double>(a); return;
+    case DType::i16: run_avg<std::int16_t, std::int64_t, double>(a); return;
+    case DType::u16: run_avg<std::uint16_t, std::int64_t, double>(a); return;
+    case DType::i32: run_avg<std::int32_t, std::int64_t, double>(a); return;
+    case DType::u32: run_avg<std::uint32_t, std::int64_t, double>(a); return;
+    case DType::i64: run_avg<std::int64_t, double, double>(a); return;
+    case DType::u64: run_avg<std::uint64_t, double, double>(a); return;
+  }
+}
+
+}  // namespace NHWCPOOL_ISA
+}  // namespace nhwcpool

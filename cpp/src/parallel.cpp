@@ -1,0 +1,48 @@
+#include "nhwcpool/parallel.hpp"
+
+#include <atomic>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace nhwcpool {
+namespace {
+std::atomic<int> g_threads{1};
+// Below this much work (elements touched) a call runs on the calling thread only.
+constexpr std::int64_t kSerialWork = std::int64_t{1} << 16;
+}  // namespace
+
+void set_num_threads(int n) { g_threads.store(n < 1 ? 1 : n, std::memory_order_relaxed); }
+int get_num_threads() { return g_threads.load(std::memory_order_relaxed); }
+
+bool openmp_enabled() {
+#ifdef _OPENMP
+  return true;
+#else
+  return false;
+#endif
+}
+
+void parallel_for(std::int64_t n, std::int64_t work, int threads, RangeFn fn, const void* ctx) {
+  if (n <= 0) return;
+  std::int64_t nt = threads < 1 ? 1 : threads;
+  if (nt > n) nt = n;
+  if (work < kSerialWork) nt = 1;
+#ifdef _OPENMP
+  if (nt > 1) {
+    // MSVC's OpenMP 2.0 wants a signed loop index in canonical form.
+    const int team = static_cast<int>(nt);
+#pragma omp parallel for num_threads(team) schedule(static, 1)
+    for (int t = 0; t < team; ++t) {
+      const std::int64_t b = n * t / team;
+      const std::int64_t e = n * (t + 1) / team;
+      if (b < e) fn(ctx, b, e);
+    }
+    return;
+  }
+#endif
+  fn(ctx, 0, n);
+}
+
+}  // namespace nhwcpool

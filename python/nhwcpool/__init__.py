@@ -1,0 +1,52 @@
+"""nhwcpool: fast, exact 2-D max and average pooling on channels-last (NHWC) NumPy arrays.
+
+>>> import numpy as np, nhwcpool
+>>> x = np.array([[1, 3, 2, 1], [2, 9, 1, 1], [1, 3, 2, 3], [5, 6, 1, 2]])
+>>> nhwcpool.max_pool2d(x, 2).tolist()      # f=2, s=2 (stride defaults to the kernel)
+[[9, 2], [6, 3]]
+"""
+
+from __future__ import annotations
+
+try:
+    from . import _core
+except ImportError as exc:  # pragma: no cover - only when the extension is missing
+    msg = (
+        "nhwcpool's compiled extension (_core) could not be imported. Install the package with "
+        "`pip install .` (it builds the C++ core) rather than importing it from the source tree."
+    )
+    raise ImportError(msg) from exc
+
+from ._api import (
+    _init_runtime,
+    avg_pool2d,
+    get_num_threads,
+    global_avg_pool2d,
+    global_max_pool2d,
+    max_pool2d,
+    output_shape,
+    output_size,
+    set_num_threads,
+    show_config,
+)
+
+__version__: str = _core.__version__
+
+__all__ = [
+    "__version__",
+    "avg_pool2d",
+    "get_num_threads",
+    "global_avg_pool2d",
+    "global_max_pool2d",
+    "max_pool2d",
+    "output_shape",
+    "output_size",
+    "set_num_threads",
+    "show_config",
+]
+
+_init_runtime()
+
+
+def __dir__() -> list[str]:
+    return __all__
