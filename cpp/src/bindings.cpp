@@ -1,7 +1,10 @@
-// The binding layer: converts NumPy arrays to pointers/shapes/strides, checks every buffer the
-// kernels will touch, releases the GIL and calls the core. Argument normalisation (ints, pairs,
-// padding strings, dtype rules) lives in python/nhwcpool/_api.py; this file re-checks what
-// memory safety depends on, so the module is safe even when called directly.
+// The binding layer: NumPy arrays in, pointers/shapes/strides to the core, arrays out.
+//
+// Python (python/nhwcpool/_api.py) normalises the scalar hyperparameters; this file does the
+// array side in one call so that a small pooling call costs one crossing: dtype and ndim
+// checks, a native C-contiguous copy only when the layout needs one, output allocation or
+// validation of `out`, then the GIL is released around the kernel. Every buffer the kernels
+// touch is checked here, so the module is memory-safe even when called directly.
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -9,7 +12,7 @@
 #include <cstdint>
 #include <stdexcept>
 #include <string>
-#include <tuple>
+#include <vector>
 
 #include "nhwcpool/kernels.hpp"
 #include "nhwcpool/parallel.hpp"
@@ -20,6 +23,7 @@ using nhwcpool::AxisParams;
 using nhwcpool::DType;
 using nhwcpool::Geometry;
 using std::int64_t;
+using npy = py::detail::npy_api;
 
 #ifndef NHWCPOOL_VERSION
 #define NHWCPOOL_VERSION "0.0.0"
@@ -29,75 +33,186 @@ using std::int64_t;
 
 namespace {
 
+constexpr const char* kSupported =
+    "float16, float32, float64, int8, uint8, int16, uint16, int32, int64, uint32, uint64";
+
+enum PadMode : int { kExplicit = 0, kValid = 1, kSame = 2 };
+
 [[noreturn]] void value_error(const std::string& msg) { throw py::value_error(msg); }
 [[noreturn]] void type_error(const std::string& msg) { throw py::type_error(msg); }
 
-DType dtype_of(const py::array& a, const char* name) {
-  const py::dtype dt = a.dtype();
+std::string dtype_str(const py::dtype& dt) { return py::str(dt).cast<std::string>(); }
+
+bool dtype_lookup(const py::dtype& dt, DType* out) {
   const char kind = dt.kind();
   const auto size = dt.itemsize();
   if (kind == 'f') {
-    if (size == 2) return DType::f16;
-    if (size == 4) return DType::f32;
-    if (size == 8) return DType::f64;
+    if (size == 2) { *out = DType::f16; return true; }
+    if (size == 4) { *out = DType::f32; return true; }
+    if (size == 8) { *out = DType::f64; return true; }
   } else if (kind == 'i') {
-    if (size == 1) return DType::i8;
-    if (size == 2) return DType::i16;
-    if (size == 4) return DType::i32;
-    if (size == 8) return DType::i64;
+    if (size == 1) { *out = DType::i8; return true; }
+    if (size == 2) { *out = DType::i16; return true; }
+    if (size == 4) { *out = DType::i32; return true; }
+    if (size == 8) { *out = DType::i64; return true; }
   } else if (kind == 'u') {
-    if (size == 1) return DType::u8;
-    if (size == 2) return DType::u16;
-    if (size == 4) return DType::u32;
-    if (size == 8) return DType::u64;
+    if (size == 1) { *out = DType::u8; return true; }
+    if (size == 2) { *out = DType::u16; return true; }
+    if (size == 4) { *out = DType::u32; return true; }
+    if (size == 8) { *out = DType::u64; return true; }
   }
-  type_error(std::string(name) + " has an unsupported dtype");
+  return false;
 }
 
-bool native_order(const py::array& a) {
-  const char bo = a.dtype().byteorder();
+DType dtype_of(const py::dtype& dt, const char* name) {
+  DType t;
+  if (!dtype_lookup(dt, &t)) {
+    type_error(std::string(name) + " has unsupported dtype " + dtype_str(dt) +
+               "; supported dtypes are: " + kSupported);
+  }
+  return t;
+}
+
+// Built-in NumPy descriptors (new references; cheap, no string parsing on the hot path).
+py::dtype native_dtype(DType t) {
+  constexpr int kHalf = 23;  // NPY_HALF, stable in NumPy's ABI
+  int num = 0;
+  switch (t) {
+    case DType::f16: num = kHalf; break;
+    case DType::f32: num = npy::NPY_FLOAT_; break;
+    case DType::f64: num = npy::NPY_DOUBLE_; break;
+    case DType::i8: num = npy::NPY_BYTE_; break;
+    case DType::u8: num = npy::NPY_UBYTE_; break;
+    case DType::i16: num = npy::NPY_SHORT_; break;
+    case DType::u16: num = npy::NPY_USHORT_; break;
+    case DType::i32: num = npy::NPY_INT32_; break;
+    case DType::u32: num = npy::NPY_UINT32_; break;
+    case DType::i64: num = npy::NPY_INT64_; break;
+    case DType::u64: num = npy::NPY_UINT64_; break;
+  }
+  PyObject* d = npy::get().PyArray_DescrFromType_(num);
+  if (!d) throw py::error_already_set();
+  return py::reinterpret_steal<py::dtype>(d);
+}
+
+bool native_order(const py::dtype& dt) {
+  const char bo = dt.byteorder();
   if (bo == '=' || bo == '|') return true;
   const std::uint16_t probe = 1;
   const bool little = *reinterpret_cast<const unsigned char*>(&probe) == 1;
   return little ? bo == '<' : bo == '>';
 }
 
-bool aligned(const py::array& a) {
-  return (a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_) != 0;
+int flags(const py::array& a) { return a.flags(); }
+
+// Byte range [lo, hi) an array may touch (the bounds test of numpy.may_share_memory).
+bool overlaps(const py::array& a, const py::array& b) {
+  if (a.size() == 0 || b.size() == 0) return false;
+  auto extent = [](const py::array& x, std::intptr_t* lo, std::intptr_t* hi) {
+    std::intptr_t l = reinterpret_cast<std::intptr_t>(x.data()), h = l;
+    for (py::ssize_t i = 0; i < x.ndim(); ++i) {
+      const std::intptr_t span = static_cast<std::intptr_t>(x.shape(i) - 1) * x.strides(i);
+      if (span < 0) l += span; else h += span;
+    }
+    *lo = l;
+    *hi = h + x.itemsize();
+  };
+  std::intptr_t alo, ahi, blo, bhi;
+  extent(a, &alo, &ahi);
+  extent(b, &blo, &bhi);
+  return alo < bhi && blo < ahi;
 }
 
-// Checks an NHWC input whose (W, C) rows are contiguous; returns its view.
-nhwcpool::InputView input_view(const py::array& x, DType* dt) {
-  if (x.ndim() != 4) value_error("x must be 4-dimensional (N, H, W, C) at this level");
-  *dt = dtype_of(x, "x");
-  if (!native_order(x)) value_error("x must be in native byte order");
-  if (!aligned(x)) value_error("x must be aligned");
+// The input as an NHWC view whose (W, C) rows are contiguous, native and aligned.
+struct Input {
+  py::array given;  // what the caller passed (for the overlap test)
+  py::array arr;    // possibly a converted copy
+  DType dtype;
+  int ndim;
+  int64_t N, H, W, C;
+  nhwcpool::InputView view;
+};
+
+Input prepare_input(const py::array& x) {
+  Input in;
+  in.given = x;
+  in.ndim = static_cast<int>(x.ndim());
+  in.dtype = dtype_of(x.dtype(), "x");
+  if (in.ndim < 2 || in.ndim > 4) {
+    value_error("x must have 2 (H, W), 3 (H, W, C) or 4 (N, H, W, C) dimensions, got " +
+                std::to_string(in.ndim));
+  }
+  const int off = in.ndim == 4 ? 1 : 0;
+  in.N = in.ndim == 4 ? x.shape(0) : 1;
+  in.H = x.shape(off);
+  in.W = x.shape(off + 1);
+  in.C = in.ndim == 2 ? 1 : x.shape(off + 2);
   const int64_t isz = x.itemsize();
-  const int64_t W = x.shape(2), C = x.shape(3);
-  if (C > 1 && x.strides(3) != isz) value_error("x must have a contiguous channel axis");
-  if (W > 1 && x.strides(2) != C * isz) value_error("x must have contiguous (W, C) rows");
-  nhwcpool::InputView v;
-  v.data = x.data();
-  v.stride_n = x.strides(0);
-  v.stride_h = x.strides(1);
-  return v;
+  bool ok = native_order(x.dtype()) && (flags(x) & npy::NPY_ARRAY_ALIGNED_);
+  if (ok && x.size() > 0) {
+    if (in.ndim == 2) {
+      ok = in.W <= 1 || x.strides(1) == isz;
+    } else {
+      ok = (in.C <= 1 || x.strides(off + 2) == isz) && (in.W <= 1 || x.strides(off + 1) == in.C * isz);
+    }
+  }
+  in.arr = x;
+  if (!ok) {
+    PyObject* descr = native_dtype(in.dtype).release().ptr();  // stolen by FromAny
+    PyObject* conv = npy::get().PyArray_FromAny_(
+        x.ptr(), descr, 0, 0,
+        npy::NPY_ARRAY_C_CONTIGUOUS_ | npy::NPY_ARRAY_ALIGNED_ | npy::NPY_ARRAY_ENSUREARRAY_ |
+            npy::NPY_ARRAY_FORCECAST_,
+        nullptr);
+    if (!conv) throw py::error_already_set();
+    in.arr = py::reinterpret_steal<py::array>(conv);
+  }
+  in.view.data = in.arr.data();
+  in.view.stride_n = in.ndim == 4 ? in.arr.strides(0) : 0;
+  in.view.stride_h = in.arr.strides(off);
+  return in;
 }
 
-void check_output(const py::array& out, const char* name, DType want, const Geometry& g) {
-  DType got = dtype_of(out, name);
-  if (got != want) {
-    type_error(std::string(name) + " must have dtype " + nhwcpool::dtype_name(want) + ", got " +
-               nhwcpool::dtype_name(got));
+std::vector<py::ssize_t> out_shape(const Input& in, const Geometry& g) {
+  if (in.ndim == 4) return {g.N, g.OH, g.OW, g.C};
+  if (in.ndim == 3) return {g.OH, g.OW, g.C};
+  return {g.OH, g.OW};
+}
+
+// A new C-contiguous result, or the caller's `out` after checking everything the kernel
+// relies on.
+py::array make_output(const py::object& out, const char* name, DType dt, const Input& in,
+                      const Geometry& g) {
+  const auto shape = out_shape(in, g);
+  if (out.is_none()) {
+    return py::array(dt == in.dtype ? in.arr.dtype() : native_dtype(dt), shape);
   }
-  if (!native_order(out)) value_error(std::string(name) + " must be in native byte order");
-  if (out.ndim() != 4 || out.shape(0) != g.N || out.shape(1) != g.OH || out.shape(2) != g.OW ||
-      out.shape(3) != g.C) {
-    value_error(std::string(name) + " has the wrong shape");
+  if (!py::isinstance<py::array>(out)) {
+    type_error(std::string(name) + " must be a numpy.ndarray, got " +
+               py::str(py::type::handle_of(out).attr("__name__")).cast<std::string>());
   }
-  const auto f = out.flags();
-  if (!(f & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_)) value_error(std::string(name) + " must be C-contiguous");
-  if (!(f & py::detail::npy_api::NPY_ARRAY_WRITEABLE_)) value_error(std::string(name) + " must be writeable");
-  if (!aligned(out)) value_error(std::string(name) + " must be aligned");
+  auto a = py::reinterpret_borrow<py::array>(out);
+  DType got;
+  if (!dtype_lookup(a.dtype(), &got) || got != dt || !native_order(a.dtype())) {
+    type_error(std::string(name) + " must have dtype " + nhwcpool::dtype_name(dt) +
+               " (native byte order), got " + dtype_str(a.dtype()));
+  }
+  bool same = a.ndim() == static_cast<py::ssize_t>(shape.size());
+  for (std::size_t i = 0; same && i < shape.size(); ++i) same = a.shape(static_cast<py::ssize_t>(i)) == shape[i];
+  if (!same) {
+    std::string want = "(", have = "(";
+    for (auto v : shape) want += std::to_string(v) + ", ";
+    for (py::ssize_t i = 0; i < a.ndim(); ++i) have += std::to_string(a.shape(i)) + ", ";
+    value_error(std::string(name) + " must have shape " + want + ") for this input, got " + have + ")");
+  }
+  const int f = flags(a);
+  if (!(f & npy::NPY_ARRAY_C_CONTIGUOUS_)) value_error(std::string(name) + " must be C-contiguous");
+  if (!(f & npy::NPY_ARRAY_WRITEABLE_)) value_error(std::string(name) + " must be writeable");
+  if (!(f & npy::NPY_ARRAY_ALIGNED_)) value_error(std::string(name) + " must be aligned");
+  if (overlaps(a, in.given) || overlaps(a, in.arr)) {
+    value_error(std::string(name) + " must not overlap the input x");
+  }
+  return a;
 }
 
 AxisParams axis(int64_t k, int64_t s, int64_t d, int64_t pb, int64_t pe) {
@@ -106,45 +221,83 @@ AxisParams axis(int64_t k, int64_t s, int64_t d, int64_t pb, int64_t pe) {
   return p;
 }
 
-using Pair = std::tuple<int64_t, int64_t>;
-using Pads = std::tuple<int64_t, int64_t, int64_t, int64_t>;
-
-Geometry geometry(const py::array& x, Pair k, Pair s, Pair d, Pads p, bool ceil_mode, bool pad_limit) {
-  return nhwcpool::make_geometry(
-      x.shape(0), x.shape(1), x.shape(2), x.shape(3),
-      axis(std::get<0>(k), std::get<0>(s), std::get<0>(d), std::get<0>(p), std::get<1>(p)),
-      axis(std::get<1>(k), std::get<1>(s), std::get<1>(d), std::get<2>(p), std::get<3>(p)),
-      ceil_mode, pad_limit);
-}
-
-void max_pool2d(const py::array& x, py::array out, const py::object& indices, Pair k, Pair s,
-                Pair d, Pads p, bool ceil_mode, bool pad_limit) {
-  DType dt;
-  const nhwcpool::InputView in = input_view(x, &dt);
-  const Geometry g = geometry(x, k, s, d, p, ceil_mode, pad_limit);
-  check_output(out, "out", dt, g);
-  int64_t* idx = nullptr;
-  py::array idx_arr;
-  if (!indices.is_none()) {
-    idx_arr = py::reinterpret_borrow<py::array>(indices);
-    check_output(idx_arr, "indices", DType::i64, g);
-    idx = static_cast<int64_t*>(idx_arr.mutable_data());
+// Resolves "same"/"valid" and validates every hyperparameter against the input size.
+Geometry geometry(int64_t N, int64_t H, int64_t W, int64_t C, int64_t kh, int64_t kw, int64_t sh,
+                  int64_t sw, int64_t dh, int64_t dw, int64_t pt, int64_t pb, int64_t pl, int64_t pr,
+                  bool ceil_mode, int mode) {
+  if (mode == kSame) {
+    if (H >= 1 && W >= 1) {
+      const auto ph = nhwcpool::same_padding(H, kh, sh, dh, "height");
+      const auto pw = nhwcpool::same_padding(W, kw, sw, dw, "width");
+      pt = ph.first; pb = ph.second; pl = pw.first; pr = pw.second;
+    }
+  } else if (mode == kValid) {
+    pt = pb = pl = pr = 0;
   }
-  void* o = out.mutable_data();
-  py::gil_scoped_release release;
-  nhwcpool::max_pool2d(dt, g, in, o, idx);
+  return nhwcpool::make_geometry(N, H, W, C, axis(kh, sh, dh, pt, pb), axis(kw, sw, dw, pl, pr), ceil_mode,
+                                 mode == kExplicit);
 }
 
-void avg_pool2d(const py::array& x, py::array out, Pair k, Pair s, Pads p, bool ceil_mode,
-                bool count_include_pad, int64_t divisor_override, bool pad_limit) {
-  DType dt;
-  const nhwcpool::InputView in = input_view(x, &dt);
-  const Geometry g = geometry(x, k, s, Pair{1, 1}, p, ceil_mode, pad_limit);
-  const DType odt = dtype_of(out, "out");
-  check_output(out, "out", odt, g);
-  void* o = out.mutable_data();
-  py::gil_scoped_release release;
-  nhwcpool::avg_pool2d(dt, odt, g, in, o, count_include_pad, divisor_override);
+py::object max_pool2d(const py::array& x, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t dh,
+                      int64_t dw, int64_t pt, int64_t pb, int64_t pl, int64_t pr, bool ceil_mode, int mode,
+                      bool return_indices, const py::object& out) {
+  const Input in = prepare_input(x);
+  const Geometry g = geometry(in.N, in.H, in.W, in.C, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr, ceil_mode, mode);
+  py::array res = make_output(out, "out", in.dtype, in, g);
+  py::array idx;
+  int64_t* idx_ptr = nullptr;
+  if (return_indices) {
+    idx = py::array(native_dtype(DType::i64), out_shape(in, g));
+    idx_ptr = static_cast<int64_t*>(idx.mutable_data());
+  }
+  void* o = res.mutable_data();
+  {
+    py::gil_scoped_release release;
+    nhwcpool::max_pool2d(in.dtype, g, in.view, o, idx_ptr);
+  }
+  if (return_indices) return py::make_tuple(res, idx);
+  return std::move(res);
+}
+
+py::object avg_pool2d(const py::array& x, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt,
+                      int64_t pb, int64_t pl, int64_t pr, bool ceil_mode, int mode, bool count_include_pad,
+                      int64_t divisor_override, const py::object& dtype, const py::object& out) {
+  const Input in = prepare_input(x);
+  DType odt;
+  if (dtype.is_none()) {
+    odt = (in.dtype == DType::f16 || in.dtype == DType::f32 || in.dtype == DType::f64) ? in.dtype : DType::f64;
+  } else {
+    odt = dtype_of(py::reinterpret_borrow<py::dtype>(dtype), "dtype");
+  }
+  const Geometry g = geometry(in.N, in.H, in.W, in.C, kh, kw, sh, sw, 1, 1, pt, pb, pl, pr, ceil_mode, mode);
+  py::array res = make_output(out, "out", odt, in, g);
+  // "same" follows TensorFlow/Keras: padded cells are never counted.
+  const bool include = count_include_pad && mode == kExplicit;
+  void* o = res.mutable_data();
+  {
+    py::gil_scoped_release release;
+    nhwcpool::avg_pool2d(in.dtype, odt, g, in.view, o, include, divisor_override);
+  }
+  return std::move(res);
+}
+
+py::tuple output_shape(const std::vector<int64_t>& dims, int64_t kh, int64_t kw, int64_t sh, int64_t sw,
+                       int64_t dh, int64_t dw, int64_t pt, int64_t pb, int64_t pl, int64_t pr, bool ceil_mode,
+                       int mode) {
+  const std::size_t nd = dims.size();
+  if (nd < 2 || nd > 4) {
+    value_error("input_shape must have 2 (H, W), 3 (H, W, C) or 4 (N, H, W, C) entries, got " +
+                std::to_string(nd));
+  }
+  for (auto v : dims) {
+    if (v < 0) value_error("input_shape must not contain negative sizes");
+  }
+  const std::size_t off = nd == 4 ? 1 : 0;
+  const int64_t N = nd == 4 ? dims[0] : 1, H = dims[off], W = dims[off + 1], C = nd == 2 ? 1 : dims[off + 2];
+  const Geometry g = geometry(N, H, W, C, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr, ceil_mode, mode);
+  if (nd == 4) return py::make_tuple(g.N, g.OH, g.OW, g.C);
+  if (nd == 3) return py::make_tuple(g.OH, g.OW, g.C);
+  return py::make_tuple(g.OH, g.OW);
 }
 
 std::string compiler_string() {
@@ -159,44 +312,44 @@ std::string compiler_string() {
 #endif
 }
 
+py::list simd_levels(bool (*pred)(nhwcpool::SimdLevel)) {
+  py::list out;
+  for (int i = 0; i < 3; ++i) {
+    const auto level = static_cast<nhwcpool::SimdLevel>(i);
+    if (pred(level)) out.append(nhwcpool::simd_level_name(level));
+  }
+  return out;
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
   m.doc() = "nhwcpool compiled core (private; use the nhwcpool package)";
   m.attr("__version__") = NHWCPOOL_VERSION;
+  m.attr("PAD_EXPLICIT") = static_cast<int>(kExplicit);
+  m.attr("PAD_VALID") = static_cast<int>(kValid);
+  m.attr("PAD_SAME") = static_cast<int>(kSame);
 
   m.def(
       "output_size",
-      [](int64_t n, int64_t k, int64_t s, int64_t d, int64_t pb, int64_t pe, bool ceil_mode, bool pad_limit) {
-        return nhwcpool::output_size(n, axis(k, s, d, pb, pe), ceil_mode, pad_limit, "");
+      [](int64_t n, int64_t k, int64_t s, int64_t d, int64_t pb, int64_t pe, bool ceil_mode, int mode) {
+        if (mode == kSame) {
+          const auto p = nhwcpool::same_padding(n, k, s, d, "");
+          pb = p.first; pe = p.second;
+        } else if (mode == kValid) {
+          pb = pe = 0;
+        }
+        return nhwcpool::output_size(n, axis(k, s, d, pb, pe), ceil_mode, mode == kExplicit, "");
       },
       py::arg("n"), py::arg("kernel"), py::arg("stride"), py::arg("dilation"), py::arg("pad_begin"),
-      py::arg("pad_end"), py::arg("ceil_mode"), py::arg("pad_limit") = true);
-  m.def(
-      "same_padding",
-      [](int64_t n, int64_t k, int64_t s, int64_t d) { return nhwcpool::same_padding(n, k, s, d, ""); },
-      py::arg("n"), py::arg("kernel"), py::arg("stride"), py::arg("dilation"));
-  m.def(
-      "output_geometry",
-      [](int64_t N, int64_t H, int64_t W, int64_t C, Pair k, Pair s, Pair d, Pads p, bool ceil_mode,
-         bool pad_limit) {
-        const Geometry g = nhwcpool::make_geometry(
-            N, H, W, C, axis(std::get<0>(k), std::get<0>(s), std::get<0>(d), std::get<0>(p), std::get<1>(p)),
-            axis(std::get<1>(k), std::get<1>(s), std::get<1>(d), std::get<2>(p), std::get<3>(p)), ceil_mode,
-            pad_limit);
-        return std::make_tuple(g.OH, g.OW);
-      },
-      "Validate a pooling call and return (OH, OW).");
-  m.def("max_pool2d", &max_pool2d, py::arg("x"), py::arg("out"), py::arg("indices"), py::arg("kernel"),
-        py::arg("stride"), py::arg("dilation"), py::arg("padding"), py::arg("ceil_mode"),
-        py::arg("pad_limit") = true);
-  m.def("avg_pool2d", &avg_pool2d, py::arg("x"), py::arg("out"), py::arg("kernel"), py::arg("stride"),
-        py::arg("padding"), py::arg("ceil_mode"), py::arg("count_include_pad"), py::arg("divisor_override"),
-        py::arg("pad_limit") = true);
+      py::arg("pad_end"), py::arg("ceil_mode"), py::arg("mode"));
+  m.def("output_shape", &output_shape);
+  m.def("max_pool2d", &max_pool2d, "Max pooling of a 2-4 dimensional NHWC array (see nhwcpool.max_pool2d).");
+  m.def("avg_pool2d", &avg_pool2d, "Average pooling of a 2-4 dimensional NHWC array (see nhwcpool.avg_pool2d).");
 
-  m.def("set_num_threads", [](int n) {
-    if (n < 1) value_error("set_num_threads: n must be >= 1, got " + std::to_string(n));
-    nhwcpool::set_num_threads(n);
+  m.def("set_num_threads", [](int64_t n) {
+    if (n < 1 || n > 1 << 16) value_error("set_num_threads: n must be between 1 and 65536, got " + std::to_string(n));
+    nhwcpool::set_num_threads(static_cast<int>(n));
   });
   m.def("get_num_threads", &nhwcpool::get_num_threads);
   m.def("openmp_enabled", &nhwcpool::openmp_enabled);
@@ -210,20 +363,6 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
     }
     nhwcpool::set_simd_level(level);
   });
-  m.def("supported_simd_levels", [] {
-    py::list out;
-    for (int i = 0; i < 3; ++i) {
-      const auto level = static_cast<nhwcpool::SimdLevel>(i);
-      if (nhwcpool::simd_level_supported(level)) out.append(nhwcpool::simd_level_name(level));
-    }
-    return out;
-  });
-  m.def("compiled_simd_levels", [] {
-    py::list out;
-    for (int i = 0; i < 3; ++i) {
-      const auto level = static_cast<nhwcpool::SimdLevel>(i);
-      if (nhwcpool::simd_level_compiled(level)) out.append(nhwcpool::simd_level_name(level));
-    }
-    return out;
-  });
+  m.def("supported_simd_levels", [] { return simd_levels(&nhwcpool::simd_level_supported); });
+  m.def("compiled_simd_levels", [] { return simd_levels(&nhwcpool::simd_level_compiled); });
 }
