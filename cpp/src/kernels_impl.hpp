@@ -101,7 +101,7 @@ inline std::uint16_t float_to_half(float f) {
 void half_to_float_row(const half_t* NHWCPOOL_RESTRICT src, float* NHWCPOOL_RESTRICT dst, i64 n) {
   i64 i = 0;
 #ifdef NHWCPOOL_F16C
-  for (; i + 8 <= n; i += 8) {
+  for (const i64 n8 = n - n % 8; i < n8; i += 8) {
     const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i));
     _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(h));
   }
@@ -112,7 +112,7 @@ void half_to_float_row(const half_t* NHWCPOOL_RESTRICT src, float* NHWCPOOL_REST
 void float_to_half_row(const float* NHWCPOOL_RESTRICT src, half_t* NHWCPOOL_RESTRICT dst, i64 n) {
   i64 i = 0;
 #ifdef NHWCPOOL_F16C
-  for (; i + 8 <= n; i += 8) {
+  for (const i64 n8 = n - n % 8; i < n8; i += 8) {
     const __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT);
     _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i), h);
   }
@@ -471,6 +471,277 @@ struct Avg {
   }
 };
 
+// ---------------------------------------------------------------------------------------------
+// Direct kernels for wide pixels (C * sizeof(acc) >= 64 bytes) and small windows: per output
+// pixel, channel blocks of 256 bytes accumulate every tap in registers, then are stored once
+// (oneDNN's register blocking over channel blocks; PyTorch's channels-last kernels instead
+// read-modify-write the output lane per tap).
+
+template <class A>
+constexpr i64 block_of() {
+  return static_cast<i64>(256 / sizeof(A));
+}
+
+// Load one tap's channel block as accumulator values: the pointer itself when no conversion
+// is needed, else converted into tmp.
+template <class A, class T>
+inline const A* tap_values(const T* s, A* tmp, i64 n) {
+  if constexpr (std::is_same<A, T>::value) {
+    (void)tmp;
+    (void)n;
+    return s;
+  } else {
+    copy_from(tmp, s, n);
+    return tmp;
+  }
+}
+
+// The in-range taps of one output pixel's window, as row-major pointers to their first
+// channel (one flat list, so the reduction is a single loop the compiler keeps in registers).
+template <class T>
+struct Window {
+  const T* const* taps;
+  i64 ntaps;
+};
+
+template <class Op, class A, class T, bool Full>
+inline void reduce_block(const Window<T>& win, i64 c0, i64 cb, A* NHWCPOOL_RESTRICT acc) {
+  constexpr i64 B = block_of<A>();
+  const i64 n = Full ? B : cb;
+  alignas(64) A tmp[B];
+  const A* v = tap_values<A>(win.taps[0] + c0, tmp, n);
+  for (i64 c = 0; c < n; ++c) acc[c] = v[c];
+  for (i64 t = 1; t < win.ntaps; ++t) {
+    v = tap_values<A>(win.taps[t] + c0, tmp, n);
+    for (i64 c = 0; c < n; ++c) acc[c] = Op::f(acc[c], v[c]);
+  }
+}
+
+// Argmax over a window: acc values and the row-major ordinal of the winning tap (I has the
+// width of A where possible, so one compare mask drives both blends; PyTorch's kernels use the
+// same trick with an index vector of the value's width).
+template <class A, class T, class I, bool Full>
+inline void argmax_block(const Window<T>& win, i64 c0, i64 cb, A* NHWCPOOL_RESTRICT acc,
+                         I* NHWCPOOL_RESTRICT ord) {
+  constexpr i64 B = block_of<A>();
+  const i64 n = Full ? B : cb;
+  alignas(64) A tmp[B];
+  const A* v = tap_values<A>(win.taps[0] + c0, tmp, n);
+  for (i64 c = 0; c < n; ++c) {
+    acc[c] = v[c];
+    ord[c] = 0;
+  }
+  for (i64 t = 1; t < win.ntaps; ++t) {
+    const I tap = static_cast<I>(t);
+    v = tap_values<A>(win.taps[t] + c0, tmp, n);
+    for (i64 c = 0; c < n; ++c) {
+      const bool take = (v[c] > acc[c]) | (v[c] != v[c]);  // NOLINT: NaN test
+      acc[c] = take ? v[c] : acc[c];
+      ord[c] = take ? tap : ord[c];
+    }
+  }
+}
+
+// Stores a block of max values (A) into the output type T.
+template <class A, class T>
+inline void store_max(const A* src, T* dst, i64 n) {
+  if constexpr (std::is_same<A, T>::value) {
+    for (i64 c = 0; c < n; ++c) dst[c] = src[c];
+  } else {
+    float_to_half_row(src, dst, n);
+  }
+}
+
+// Per-window tap lists shared by the direct kernels.
+template <class T>
+struct TapList {
+  Scratch<const T*> rows, taps;
+  Scratch<i64> rowidx, flat;  // with indices: input row of each row slot, y*W+x of each tap
+  i64 nrows = 0, ncols = 0;
+  explicit TapList(const Geometry& g, bool with_indices = false)
+      : rows(g.h.kernel),
+        taps(g.h.kernel * g.w.kernel),
+        rowidx(with_indices ? g.h.kernel : 0),
+        flat(with_indices ? g.h.kernel * g.w.kernel : 0) {}
+  // In-range input rows of output row (n, oh).
+  void set_rows(const InputView& in, const Geometry& g, const AxisTable& ht, i64 n, i64 oh) {
+    const auto oi = static_cast<std::size_t>(oh);
+    const i64 hf = ht.first[oi];
+    nrows = ht.count[oi];
+    for (i64 t = 0; t < nrows; ++t) {
+      rows.p[t] = input_row<T>(in, n, hf + t * g.h.dilation);
+      if (rowidx.p) rowidx.p[t] = hf + t * g.h.dilation;
+    }
+  }
+  // Row-major taps of window (oh, ow).
+  Window<T> window(const Geometry& g, const AxisTable& wt, i64 ow) {
+    const auto oi = static_cast<std::size_t>(ow);
+    const i64 wf = wt.first[oi];
+    ncols = wt.count[oi];
+    i64 k = 0;
+    for (i64 r = 0; r < nrows; ++r) {
+      for (i64 j = 0; j < ncols; ++j) {
+        const i64 w = wf + j * g.w.dilation;
+        if (flat.p) flat.p[k] = rowidx.p[r] * g.W + w;
+        taps.p[k++] = rows.p[r] + w * g.C;
+      }
+    }
+    return Window<T>{taps.p, k};
+  }
+};
+
+template <class T>
+struct MaxDirect {
+  using A = typename MaxAccOf<T>::type;
+  static void run(const void* vctx, i64 begin, i64 end) {
+    const MaxPoolArgs& a = *static_cast<const MaxPoolArgs*>(vctx);
+    const Geometry& g = a.geo;
+    constexpr i64 B = block_of<A>();
+    const i64 C = g.C, OWC = g.OW * C;
+    TapList<T> tl(g);
+    alignas(64) A acc[B];
+    for (i64 r = begin; r < end; ++r) {
+      const i64 n = r / g.OH, oh = r - n * g.OH;
+      T* orow = static_cast<T*>(a.out) + r * OWC;
+      tl.set_rows(a.in, g, *a.htab, n, oh);
+      for (i64 ow = 0; ow < g.OW; ++ow) {
+        T* o = orow + ow * C;
+        const Window<T> win = tl.window(g, *a.wtab, ow);
+        if (win.ntaps == 0) {
+          for (i64 c0 = 0; c0 < C; c0 += B) {
+            const i64 cb = C - c0 < B ? C - c0 : B;
+            fill(acc, lowest_value<A>(), cb);
+            store_max(acc, o + c0, cb);
+          }
+          continue;
+        }
+        i64 c0 = 0;
+        for (; c0 + B <= C; c0 += B) {
+          reduce_block<MaxOp, A, T, true>(win, c0, B, acc);
+          store_max(acc, o + c0, B);
+        }
+        if (c0 < C) {
+          reduce_block<MaxOp, A, T, false>(win, c0, C - c0, acc);
+          store_max(acc, o + c0, C - c0);
+        }
+      }
+    }
+  }
+};
+
+template <class T, class I>
+struct MaxIndexedDirect {
+  using A = typename MaxAccOf<T>::type;
+  static void run(const void* vctx, i64 begin, i64 end) {
+    const MaxPoolArgs& a = *static_cast<const MaxPoolArgs*>(vctx);
+    const Geometry& g = a.geo;
+    const AxisTable& ht = *a.htab;
+    const AxisTable& wt = *a.wtab;
+    constexpr i64 B = block_of<A>();
+    const i64 C = g.C, W = g.W, OWC = g.OW * C;
+    TapList<T> tl(g, true);
+    alignas(64) A acc[B];
+    alignas(64) I ord[B];
+    for (i64 r = begin; r < end; ++r) {
+      const i64 n = r / g.OH, oh = r - n * g.OH;
+      const auto ohi = static_cast<std::size_t>(oh);
+      T* orow = static_cast<T*>(a.out) + r * OWC;
+      i64* irow = a.indices + r * OWC;
+      tl.set_rows(a.in, g, ht, n, oh);
+      for (i64 ow = 0; ow < g.OW; ++ow) {
+        const auto owi = static_cast<std::size_t>(ow);
+        T* o = orow + ow * C;
+        i64* ix = irow + ow * C;
+        const Window<T> win = tl.window(g, wt, ow);
+        if (win.ntaps == 0) {  // no in-range tap: PyTorch's -inf and start index
+          const i64 start = ht.start[ohi] * W + wt.start[owi];
+          for (i64 c0 = 0; c0 < C; c0 += B) {
+            const i64 cb = C - c0 < B ? C - c0 : B;
+            fill(acc, lowest_value<A>(), cb);
+            store_max(acc, o + c0, cb);
+          }
+          fill(ix, start, C);
+          continue;
+        }
+        const i64* flat = tl.flat.p;
+        for (i64 c0 = 0; c0 < C; c0 += B) {
+          const i64 cb = C - c0 < B ? C - c0 : B;
+          if (cb == B) {
+            argmax_block<A, T, I, true>(win, c0, B, acc, ord);
+          } else {
+            argmax_block<A, T, I, false>(win, c0, cb, acc, ord);
+          }
+          store_max(acc, o + c0, cb);
+          for (i64 c = 0; c < cb; ++c) ix[c0 + c] = flat[ord[c]];
+        }
+      }
+    }
+  }
+};
+
+template <class T, class A, class M>
+struct AvgDirect {
+  static void run(const void* vctx, i64 begin, i64 end) {
+    const AvgPoolArgs& a = *static_cast<const AvgPoolArgs*>(vctx);
+    const Geometry& g = a.geo;
+    const AxisTable& ht = *a.htab;
+    const AxisTable& wt = *a.wtab;
+    constexpr i64 B = block_of<A>();
+    const i64 C = g.C, OWC = g.OW * C;
+    const int osize = itemsize(a.out_dtype);
+    TapList<T> tl(g);
+    alignas(64) A acc[B];
+    alignas(64) M mean[B];
+    for (i64 r = begin; r < end; ++r) {
+      const i64 n = r / g.OH, oh = r - n * g.OH;
+      const auto ohi = static_cast<std::size_t>(oh);
+      char* orow = static_cast<char*>(a.out) + r * OWC * osize;
+      tl.set_rows(a.in, g, ht, n, oh);
+      const i64 dh = a.count_include_pad ? ht.padded_count[ohi] : ht.count[ohi];
+      for (i64 ow = 0; ow < g.OW; ++ow) {
+        const auto owi = static_cast<std::size_t>(ow);
+        char* o = orow + ow * C * osize;
+        const Window<T> win = tl.window(g, wt, ow);
+        const M div = a.divisor_override != 0
+                          ? static_cast<M>(a.divisor_override)
+                          : static_cast<M>(dh * (a.count_include_pad ? wt.padded_count[owi] : wt.count[owi]));
+        for (i64 c0 = 0; c0 < C; c0 += B) {
+          const i64 cb = C - c0 < B ? C - c0 : B;
+          if (win.ntaps == 0) {
+            fill(acc, A(0), cb);
+          } else if (cb == B) {
+            reduce_block<SumOp, A, T, true>(win, c0, B, acc);
+          } else {
+            reduce_block<SumOp, A, T, false>(win, c0, cb, acc);
+          }
+          if (std::is_same<T, float>::value && a.out_dtype == DType::f32) {
+            float* d = reinterpret_cast<float*>(o) + c0;
+            for (i64 c = 0; c < cb; ++c) d[c] = static_cast<float>(static_cast<M>(acc[c]) / div);
+          } else {
+            for (i64 c = 0; c < cb; ++c) mean[c] = static_cast<M>(acc[c]) / div;
+            store_convert(mean, o + c0 * osize, a.out_dtype, cb);
+          }
+        }
+      }
+    }
+  }
+};
+
+// Direct (per window) or separable (rows, then columns)? Cost per output element, in taps:
+// direct kh*kw; separable about kh*W/OW + kw. Small channel counts always go separable,
+// where the loops run over W*C.
+constexpr i64 kMaxDirectTaps = 1024;
+
+template <class A>
+bool use_direct(const Geometry& g) {
+  if (g.C * static_cast<i64>(sizeof(A)) < kSmallPixelBytes) return false;
+  if (g.h.kernel * g.w.kernel > kMaxDirectTaps) return false;  // tap list stays small
+  const double direct = static_cast<double>(g.h.kernel) * static_cast<double>(g.w.kernel);
+  const double separable = static_cast<double>(g.h.kernel) * static_cast<double>(g.W) / static_cast<double>(g.OW) +
+                           static_cast<double>(g.w.kernel);
+  return direct <= 1.5 * separable;
+}
+
 // Rough cost of a call, for the serial/parallel decision.
 i64 work_estimate(const Geometry& g) {
   const double w = static_cast<double>(g.N) * static_cast<double>(g.OH) *
@@ -481,13 +752,26 @@ i64 work_estimate(const Geometry& g) {
 
 template <class T>
 void run_max(const MaxPoolArgs& a) {
-  const RangeFn fn = a.indices ? &MaxIndexed<T>::run : &MaxPlain<T>::run;
+  using A = typename MaxAccOf<T>::type;
+  using I = typename std::conditional<sizeof(A) <= 4, std::int32_t, std::int64_t>::type;
+  RangeFn fn;
+  if (a.indices) {
+    const bool wide = static_cast<double>(a.geo.h.kernel) * static_cast<double>(a.geo.w.kernel) >= 2147483647.0;
+    if (!use_direct<A>(a.geo)) {
+      fn = &MaxIndexed<T>::run;
+    } else {
+      fn = wide ? &MaxIndexedDirect<T, std::int64_t>::run : &MaxIndexedDirect<T, I>::run;
+    }
+  } else {
+    fn = use_direct<A>(a.geo) ? &MaxDirect<T>::run : &MaxPlain<T>::run;
+  }
   parallel_for(a.geo.N * a.geo.OH, work_estimate(a.geo), a.threads, fn, &a);
 }
 
 template <class T, class A, class M>
 void run_avg(const AvgPoolArgs& a) {
-  parallel_for(a.geo.N * a.geo.OH, work_estimate(a.geo), a.threads, &Avg<T, A, M>::run, &a);
+  const RangeFn fn = use_direct<A>(a.geo) ? &AvgDirect<T, A, M>::run : &Avg<T, A, M>::run;
+  parallel_for(a.geo.N * a.geo.OH, work_estimate(a.geo), a.threads, fn, &a);
 }
 
 }  // namespace
