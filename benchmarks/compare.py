@@ -372,7 +372,65 @@ def check(case: Case, x: np.ndarray, ref: dict, got: dict) -> tuple[bool, str]:
         exact = np.count_nonzero(idx != ref["indices"])
         if exact:
             notes.append(f"{exact} tie indices differ from first-max")
+    if got.get("note"):
+        notes.append(got["note"])
     return True, "; ".join(notes)
+
+
+def selftest(trials: int = 200) -> int:
+    """Check the vectorised NumPy reference against a naive per-window loop on small inputs."""
+    rng = np.random.default_rng(0)
+    for t in range(trials):
+        n, c = int(rng.integers(1, 3)), int(rng.integers(1, 4))
+        k = int(rng.integers(1, 5))
+        s = int(rng.integers(1, 4))
+        p = int(rng.integers(0, k // 2 + 1))
+        h, w = int(rng.integers(k, k + 7)), int(rng.integers(k, k + 7))
+        dtype = ["float32", "float16", "uint8"][t % 3]
+        op = ["max", "avg", "gavg", "gmax"][t % 4] if dtype != "uint8" else "max"
+        case = Case("selftest", op, (n, h, w, c), dtype=dtype, k=k, s=s, p=p,
+                    count_include_pad=bool(t % 2), return_indices=(op == "max" and t % 5 == 0))
+        x = rng.integers(0, 256, size=case.shape).astype(dtype) if dtype == "uint8" else \
+            (rng.random(case.shape) - 0.5).astype(dtype)
+        ref = reference(case, x)
+        _, oh, ow, _ = case.out_shape
+        exp = np.zeros(case.out_shape, dtype=np.float64)
+        exp_idx = np.zeros(case.out_shape, dtype=np.int64)
+        for b in range(n):
+            for ch in range(c):
+                plane = x[b, :, :, ch].astype(np.float64)
+                if op in ("gavg", "gmax"):
+                    exp[b, 0, 0, ch] = plane.mean() if op == "gavg" else plane.max()
+                    continue
+                for i in range(oh):
+                    for j in range(ow):
+                        vals, pos = [], []
+                        for di in range(k):
+                            for dj in range(k):
+                                y, z = i * s - p + di, j * s - p + dj
+                                if 0 <= y < h and 0 <= z < w:
+                                    vals.append(plane[y, z])
+                                    pos.append(y * w + z)
+                        if op == "max":
+                            a = int(np.argmax(vals))
+                            exp[b, i, j, ch], exp_idx[b, i, j, ch] = vals[a], pos[a]
+                        else:
+                            exp[b, i, j, ch] = sum(vals) / (k * k if case.count_include_pad else len(vals))
+        got = ref.get("values", ref.get("values64"))
+        if not np.allclose(got.astype(np.float64), exp, rtol=1e-12, atol=1e-12):
+            print(f"selftest FAILED values: {case}")
+            return 1
+        if case.return_indices and not np.array_equal(ref["indices"], exp_idx):
+            print(f"selftest FAILED indices: {case}")
+            return 1
+        # the timed NumPy contestant must pass the same check as everyone else
+        r = NumpyRef(1).prepare(case, x)
+        ok, detail = check(case, x, ref, r[1](r[0]()))
+        if not ok:
+            print(f"selftest FAILED numpy contestant: {case}: {detail}")
+            return 1
+    print(f"selftest: {trials} passed, 0 failed")
+    return 0
 
 
 # --------------------------------------------------------------------------------------------
@@ -415,7 +473,12 @@ class NhwcPool(Contestant):
 
     def info(self):
         m = self.m
-        d = {"version": getattr(m, "__version__", "?"), "num_threads": m.get_num_threads()}
+        d = {"version": getattr(m, "__version__", "?"), "num_threads": m.get_num_threads(), "file": m.__file__}
+        try:
+            core = [p for p in Path(m.__file__).parent.iterdir() if p.name.startswith("_core")]
+            d["core_mtime"] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(core[0].stat().st_mtime))
+        except (OSError, IndexError):
+            pass
         try:
             import contextlib
             import io
@@ -501,6 +564,33 @@ class Torch(Contestant):
         torch, F = self.torch, self.F
         xt = torch.from_numpy(x).permute(0, 3, 1, 2)  # zero-copy, channels_last strides
         assert xt.is_contiguous(memory_format=torch.channels_last)
+        call = self._make_call(case, xt)
+        try:
+            call()
+        except RuntimeError as e:
+            # torch 2.13 rejects some channels_last inputs (e.g. uint8 max pooling goes down a
+            # quantized-style kernel with a size check that fails).  Fall back to a contiguous
+            # NCHW copy (conversion not timed) and say so in the table.
+            xt = xt.contiguous()
+            call = self._make_call(case, xt)
+            call()
+            self.note = "NCHW fallback: channels_last raises " + str(e).splitlines()[0][:60]
+        else:
+            self.note = ""
+        note = self.note
+
+        def extract(r):
+            if isinstance(r, tuple):
+                d = {"values": _nhwc(r[0].numpy()), "indices": _nhwc(r[1].numpy())}
+            else:
+                d = {"values": _nhwc(r.numpy())}
+            d["note"] = note
+            return d
+
+        return call, extract
+
+    def _make_call(self, case, xt):
+        F = self.F
         if case.op == "max":
             call = lambda: F.max_pool2d(xt, case.k, case.s, case.p, return_indices=case.return_indices)  # noqa: E731
         elif case.op == "avg":
@@ -509,13 +599,7 @@ class Torch(Contestant):
             call = lambda: F.adaptive_avg_pool2d(xt, 1)  # noqa: E731
         else:
             call = lambda: F.adaptive_max_pool2d(xt, 1)  # noqa: E731
-
-        def extract(r):
-            if isinstance(r, tuple):
-                return {"values": _nhwc(r[0].numpy()), "indices": _nhwc(r[1].numpy())}
-            return {"values": _nhwc(r.numpy())}
-
-        return call, extract
+        return call
 
 
 class TorchMkldnn(Torch):
@@ -525,8 +609,6 @@ class TorchMkldnn(Torch):
         torch, F = self.torch, self.F
         if case.return_indices:
             raise Unsupported("no return_indices on mkldnn tensors")
-        if np.dtype(case.dtype).kind != "f":
-            raise Unsupported("non-float dtype")
         try:
             xm = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).to_mkldnn()  # not timed
         except Exception as e:
@@ -848,6 +930,59 @@ def worker_main(args) -> int:
 # --------------------------------------------------------------------------------------------
 
 
+def _cpu_busy_seconds() -> float | None:
+    """Busy CPU-seconds of the whole machine since boot (all CPUs), from /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            vals = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = vals[3] + (vals[4] if len(vals) > 4 else 0)
+    return (sum(vals[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu_seconds() -> float:
+    import resource
+
+    a = resource.getrusage(resource.RUSAGE_SELF)
+    b = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
+
+
+class ForeignLoad:
+    """CPU time used by *other* processes while a block runs, as a fraction of the machine."""
+
+    def __enter__(self):
+        self.t0, self.busy0, self.own0 = time.monotonic(), _cpu_busy_seconds(), _own_cpu_seconds()
+        return self
+
+    def __exit__(self, *exc):
+        wall = time.monotonic() - self.t0
+        busy1 = _cpu_busy_seconds()
+        if self.busy0 is None or busy1 is None or wall <= 0:
+            self.fraction = None
+        else:
+            foreign = (busy1 - self.busy0) - (_own_cpu_seconds() - self.own0)
+            self.fraction = max(0.0, foreign / (wall * (os.cpu_count() or 1)))
+        return False
+
+
+def machine_idle_check(seconds: float = 1.0) -> float | None:
+    with ForeignLoad() as fl:
+        time.sleep(seconds)
+    return fl.fraction
+
+
+def wait_for_quiet(budget: float, threshold: float = 0.10) -> float | None:
+    """Sleep (up to `budget` seconds) until other processes use < threshold of the CPUs."""
+    deadline = time.monotonic() + budget
+    while True:
+        frac = machine_idle_check(0.5)
+        if frac is None or frac < threshold or time.monotonic() > deadline:
+            return frac
+        time.sleep(2.0)
+
+
 def run_worker(name: str, threads: int, cases: list[str], args, progress, log) -> tuple[dict, list[dict]]:
     """Run one contestant at one thread count; restart after a crash, skipping the culprit."""
     header: dict = {}
@@ -879,7 +1014,7 @@ def run_worker(name: str, threads: int, cases: list[str], args, progress, log) -
                     continue
                 rec = json.loads(line[len(MARK):])
                 if rec["type"] == "header":
-                    header = rec
+                    header = {k: v for k, v in rec.items() if k != "type"}
                     if "import_error" in rec:
                         for cid in remaining:
                             results.append({"contestant": name, "threads": threads, "case": cid, "status": "skip",
@@ -964,9 +1099,12 @@ def _status(rs: list[dict]) -> str:
         if r is None:
             continue
         st = r.get("status", "?")
-        s = st if st == "ok" else f"{st.upper() if st == 'mismatch' else st}: {r.get('detail', '')}"
-        if st == "ok" and r.get("detail"):
-            s = f"ok ({r['detail']})"
+        detail = r.get("detail", "")
+        if len(detail) > 100:
+            detail = detail[:97] + "..."
+        s = st if st == "ok" else f"{st.upper() if st == 'mismatch' else st}: {detail}"
+        if st == "ok" and detail:
+            s = f"ok ({detail})"
         if s not in parts:
             parts.append(s)
     return " | ".join(parts) if parts else "-"
@@ -1060,6 +1198,7 @@ def draw_png(path: Path, cases, threads_list, summary) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, ax = plt.subplots(figsize=(max(6, 0.75 * len(cases) + 2), 4.2))
     width = 0.8 / max(1, len(threads_list))
@@ -1070,21 +1209,26 @@ def draw_png(path: Path, cases, threads_list, summary) -> None:
             s = sp.get((cid, t))
             v = s["speedup"] if s else None
             xs.append(j + (i - (len(threads_list) - 1) / 2) * width)
-            ys.append(v if v else 0.0)
+            ys.append(v if v else float("nan"))
             labels.append(f"{v:.2f}" if v else "n/a")
-        bars = ax.bar(xs, ys, width, label=f"{t} thread{'s' if t > 1 else ''}")
-        for b, lab in zip(bars, labels):
-            ax.annotate(lab, (b.get_x() + b.get_width() / 2, b.get_height()), ha="center", va="bottom",
+        # bars grow from 1x so slower-than-peer cases point down on the log axis
+        bars = ax.bar(xs, [y - 1.0 if y == y else 0.0 for y in ys], width, bottom=1.0,
+                      label=f"{t} thread{'s' if t > 1 else ''}")
+        for b, lab, v in zip(bars, labels, ys):
+            ax.annotate(lab, (b.get_x() + b.get_width() / 2, v if v == v else 1.0), ha="center", va="bottom",
                         fontsize=7, rotation=90, xytext=(0, 2), textcoords="offset points")
     ax.axhline(1.0, color="black", linewidth=1, linestyle="--")
+    ax.set_yscale("log", base=2)
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xticks(range(len(cases)))
     ax.set_xticklabels(cases)
-    ax.set_ylabel("speedup of nhwcpool over best peer (x)")
+    ax.set_ylabel("nhwcpool speedup over best peer (x, log scale)")
     ax.set_xlabel("case")
-    ax.set_title("nhwcpool vs best of torch / torch-mkldnn / onnxruntime / tensorflow / jax")
-    ax.legend()
-    ymax = max([s["speedup"] or 0 for s in summary] + [1.2])
-    ax.set_ylim(0, ymax * 1.2)
+    ax.set_title("nhwcpool vs the fastest of torch, torch-mkldnn, onnxruntime, tensorflow, jax\n"
+                 "(> 1: nhwcpool faster; bars start at 1x)", fontsize=9)
+    ax.legend(fontsize=8)
+    vals = [s["speedup"] for s in summary if s["speedup"]] or [1.0]
+    ax.set_ylim(min(0.5, min(vals) / 1.6), max(2.0, max(vals) * 2.0))
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -1100,7 +1244,12 @@ def machine_meta(args, threads_list) -> dict:
                 break
     except OSError:
         pass
-    return {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "cpu": cpu, "ncpu": os.cpu_count(),
+    try:
+        rev = subprocess.run(["git", "-C", str(HERE), "describe", "--always", "--dirty"], capture_output=True,
+                             text=True, timeout=10).stdout.strip() or None
+    except (OSError, subprocess.SubprocessError):
+        rev = None
+    return {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "cpu": cpu, "git": rev, "ncpu": os.cpu_count(),
             "python": platform.python_version(), "numpy": np.__version__, "platform": platform.platform(),
             "threads": threads_list, "quick": args.quick, "pinned": not args.no_pin, "argv": sys.argv[1:]}
 
@@ -1135,6 +1284,12 @@ def parent_main(args) -> int:
 
     results: list[dict] = []
     headers: dict = {}
+    busy_workers: list[str] = []
+    idle = machine_idle_check()
+    meta["foreign_cpu_before"] = idle
+    if idle is not None and idle > 0.10:
+        print(f"WARNING: other processes are using {100 * idle:.0f}% of the machine's CPU time; "
+              "timings (T>1 especially) will be disturbed", file=sys.stderr)
     log_path = Path(args.json).with_suffix(".log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     t_start = time.monotonic()
@@ -1143,8 +1298,14 @@ def parent_main(args) -> int:
             for c in available:
                 if bar is not None:
                     bar.set_description(f"T={t} {c}")
-                h, rs = run_worker(c, t, cases, args, progress, log)
+                if args.wait_quiet > 0:
+                    wait_for_quiet(args.wait_quiet)
+                with ForeignLoad() as fl:
+                    h, rs = run_worker(c, t, cases, args, progress, log)
+                h["foreign_cpu_fraction"] = fl.fraction
                 headers[f"{c}@{t}"] = h
+                if fl.fraction is not None and fl.fraction > 0.10:
+                    busy_workers.append(f"{c}@T={t}: {100 * fl.fraction:.0f}%")
                 results += rs
     if bar is not None:
         bar.close()
@@ -1159,6 +1320,10 @@ def parent_main(args) -> int:
     print(text_tables(cases, threads_list, shown, idx, summary))
     print()
     print(f"total wall time {meta['wall_s']:.0f} s; worker stderr in {log_path}")
+    meta["busy_workers"] = busy_workers
+    if busy_workers:
+        print("WARNING: other processes used >10% of the CPUs while these workers ran (their numbers are "
+              "suspect; rerun them on a quiet machine): " + ", ".join(busy_workers))
 
     doc = {"meta": meta, "workers": headers,
            "cases": {cid: {**asdict(CASES[cid]), "desc": CASES[cid].desc, "out_shape": CASES[cid].out_shape,
@@ -1195,14 +1360,19 @@ def main(argv=None) -> int:
     ap.add_argument("--png", default=str(HERE / "results" / "speedup.png"))
     ap.add_argument("--markdown", default=str(HERE / "results" / "latest.md"))
     ap.add_argument("--timeout", type=float, default=900.0, help="seconds per worker before it is killed")
+    ap.add_argument("--wait-quiet", type=float, default=0.0, metavar="S",
+                    help="before each worker, wait up to S seconds for other processes to go quiet")
     ap.add_argument("--no-pin", action="store_true", help="do not pin workers to T CPUs")
     ap.add_argument("--list", action="store_true", help="list cases and exit")
+    ap.add_argument("--selftest", action="store_true", help="check the NumPy reference against naive loops and exit")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.list:
         for cid, c in CASES.items():
             print(f"{cid:6} {c.desc}  ({c.in_bytes / 1e6:.3g} MB in){'  ' + c.note if c.note else ''}")
         return 0
+    if args.selftest:
+        return selftest()
     if args.worker:
         args.threads_worker = int(args.threads)
         return worker_main(args)

@@ -31,14 +31,19 @@ from fractions import Fraction
 import numpy as np
 
 FLOAT_DTYPES = [np.dtype(t) for t in ("float16", "float32", "float64")]
-INT_DTYPES = [
-    np.dtype(t)
-    for t in ("int8", "uint8", "int16", "uint16", "int32", "int64", "uint32", "uint64")
-]
+INT_DTYPES = [np.dtype(t) for t in ("int8", "uint8", "int16", "uint16", "int32", "int64", "uint32", "uint64")]
 ALL_DTYPES = FLOAT_DTYPES + INT_DTYPES
 # the list the brief calls "the" supported dtypes (uint32/uint64 are extras)
 CORE_DTYPE_NAMES = [
-    "float16", "float32", "float64", "int8", "uint8", "int16", "uint16", "int32", "int64",
+    "float16",
+    "float32",
+    "float64",
+    "int8",
+    "uint8",
+    "int16",
+    "uint16",
+    "int32",
+    "int64",
 ]
 
 
@@ -126,7 +131,7 @@ def output_shape(input_shape, kernel_size, stride=None, padding=0, dilation=1, c
 
 def padding_is_valid(pads, kernel, dilation=(1, 1)):
     """Numeric padding rule: 0 <= pad <= effective_kernel // 2 for every side."""
-    for (b, e), k, d in zip(pads, kernel, dilation):
+    for (b, e), k, d in zip(pads, kernel, dilation, strict=False):
         eff = d * (k - 1) + 1
         if not (0 <= b <= eff // 2 and 0 <= e <= eff // 2):
             return False
@@ -160,9 +165,8 @@ def _taps(o, s, pb, k, d):
     return [start + i * d for i in range(k)]
 
 
-def _first_nonneg_tap(o, s, pb, k, d):
-    start = o * s - pb
-    t = start
+def _first_nonneg_tap(o, s, pb, d):
+    t = o * s - pb
     while t < 0:
         t += d
     return t
@@ -183,7 +187,8 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     ((pt, pb), (pl, pr)), _ = resolve_padding(padding, (H, W), k, s, d)
     OH = out_size(H, k[0], s[0], pt, pb, d[0], ceil_mode)
     OW = out_size(W, k[1], s[1], pl, pr, d[1], ceil_mode)
-    assert OH >= 1 and OW >= 1, "reference called with an invalid configuration"
+    assert OH >= 1, "reference called with an invalid configuration"
+    assert OW >= 1, "reference called with an invalid configuration"
 
     dt = x4.dtype
     is_float = dt.kind == "f"
@@ -192,10 +197,10 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
     idxs = np.empty((N, OH, OW, C), dtype=np.int64)
     for oh in range(OH):
         rows = [r for r in _taps(oh, s[0], pt, k[0], d[0]) if 0 <= r < H]
-        r0 = _first_nonneg_tap(oh, s[0], pt, k[0], d[0])
+        r0 = _first_nonneg_tap(oh, s[0], pt, d[0])
         for ow in range(OW):
             cols = [c for c in _taps(ow, s[1], pl, k[1], d[1]) if 0 <= c < W]
-            c0 = _first_nonneg_tap(ow, s[1], pl, k[1], d[1])
+            c0 = _first_nonneg_tap(ow, s[1], pl, d[1])
             cur = np.full((N, C), lowest, dtype=dt)
             idx = np.full((N, C), r0 * W + c0, dtype=np.int64)
             for r in rows:  # row-major scan of the window
@@ -255,8 +260,8 @@ def _float_to_int_round_clip(f, out_dtype):
     """float64 array -> round half to even, clip, NaN -> 0 (exactly in python ints)."""
     info = np.iinfo(out_dtype)
     res = np.empty(f.shape, dtype=object)
-    for i, v in np.ndenumerate(f):
-        v = float(v)
+    for i, fv in np.ndenumerate(f):
+        v = float(fv)
         if math.isnan(v):
             res[i] = 0
         elif math.isinf(v):
@@ -296,7 +301,8 @@ def avg_pool2d(
     ((pt, pb), (pl, pr)), is_same = resolve_padding(padding, (H, W), k, s)
     OH = out_size(H, k[0], s[0], pt, pb, 1, ceil_mode)
     OW = out_size(W, k[1], s[1], pl, pr, 1, ceil_mode)
-    assert OH >= 1 and OW >= 1
+    assert OH >= 1
+    assert OW >= 1
 
     in_dt = x4.dtype
     out_dt = default_avg_dtype(in_dt) if dtype is None else np.dtype(dtype)
@@ -328,7 +334,8 @@ def avg_pool2d(
                 div = pool_h * pool_w
             else:
                 div = cells
-            assert cells > 0 and div != 0
+            assert cells > 0
+            assert div != 0
             window = xs[:, hs:he, ws:we, :]  # (N, rows, cols, C)
             ntaps[:, oh, ow, :] = cells
             absmean[:, oh, ow, :] = xa[:, hs:he, ws:we, :].sum(axis=(1, 2)) / abs(div)

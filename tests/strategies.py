@@ -5,8 +5,6 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import strategies as st
 
-import reference as R
-
 # channel counts around the vector widths (8/16/32/64 lanes of 1..8 bytes)
 SPECIAL_C = [0, 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 40]
 CHANNELS = st.one_of(st.sampled_from(SPECIAL_C), st.integers(0, 40))
@@ -44,8 +42,18 @@ def make_array(shape, dtype, kind, seed, avg_safe=False):
             if avg_safe and dtype == np.float64:
                 big = 1e300
             specials = np.array(
-                [np.nan, np.inf, -np.inf, big, -big, -0.0, 0.0, float(fi.tiny),
-                 float(fi.smallest_subnormal), -float(fi.smallest_subnormal)]
+                [
+                    np.nan,
+                    np.inf,
+                    -np.inf,
+                    big,
+                    -big,
+                    -0.0,
+                    0.0,
+                    float(fi.tiny),
+                    float(fi.smallest_subnormal),
+                    -float(fi.smallest_subnormal),
+                ]
             )
             mask = rng.random(shape) < rng.choice([0.02, 0.1, 0.4])
             v = np.where(mask, specials[rng.integers(0, len(specials), size=shape)], v)
@@ -56,9 +64,9 @@ def make_array(shape, dtype, kind, seed, avg_safe=False):
     info = np.iinfo(dtype)
     lo, hi = int(info.min), int(info.max)
     if kind == "ties":
-        base = rng.choice([lo, 0 if lo < 0 else lo, max(lo, -1), hi - 2])
+        base = rng.choice([lo, max(lo, 0), max(lo, -1), hi - 2])
         base = min(max(int(base), lo), hi - 2)
-        return rng.integers(base, base + 3, size=shape, endpoint=False).astype(dtype)
+        return (rng.integers(0, 3, size=shape).astype(object) + base).astype(dtype)
     if kind == "full":
         return rng.integers(lo, hi, size=shape, dtype=dtype, endpoint=True)
     if kind == "extremes":
@@ -75,7 +83,7 @@ def full_shape(ndim, N, H, W, C):
     return {2: (H, W), 3: (H, W, C), 4: (N, H, W, C)}[ndim]
 
 
-def _padding_spec(draw, kind, pads, spell):
+def _padding_spec(kind, pads, spell):
     """Turn per-side pads into one of the accepted spellings."""
     (t, b), (l, r) = pads
     if kind == "int":
@@ -121,10 +129,13 @@ def pool_configs(draw, *, dilation=True, max_k=5, max_hw=12, max_n=3, torch_comp
 
     if torch_compatible:
         pad_kind = draw(st.sampled_from(["int", "pair"]))
-        ph = draw(st.integers(0, min(kh // 2, effh // 2)))
-        pw = ph if pad_kind == "int" else draw(st.integers(0, min(kw // 2, effw // 2)))
+        if pad_kind == "int":
+            ph = pw = draw(st.integers(0, min(kh // 2, effh // 2, kw // 2, effw // 2)))
+        else:
+            ph = draw(st.integers(0, min(kh // 2, effh // 2)))
+            pw = draw(st.integers(0, min(kw // 2, effw // 2)))
         pads = ((ph, ph), (pw, pw))
-        padding = _padding_spec(draw, pad_kind, pads, False)
+        padding = _padding_spec(pad_kind, pads, False)
         minH = max(1, effh - 2 * ph)
         minW = max(1, effw - 2 * pw)
     else:
@@ -148,13 +159,15 @@ def pool_configs(draw, *, dilation=True, max_k=5, max_hw=12, max_n=3, torch_comp
                     (draw(st.integers(0, effh // 2)), draw(st.integers(0, effh // 2))),
                     (draw(st.integers(0, effw // 2)), draw(st.integers(0, effw // 2))),
                 )
-            padding = _padding_spec(draw, pad_kind, pads, draw(st.booleans()))
+            padding = _padding_spec(pad_kind, pads, draw(st.booleans()))
             minH = max(1, effh - sum(pads[0]))
             minW = max(1, effw - sum(pads[1]))
     H = draw(st.integers(minH, max(minH, max_hw)))
     W = draw(st.integers(minW, max(minW, max_hw)))
     N = draw(st.integers(0, max_n)) if ndim == 4 else 1
     C = draw(CHANNELS) if ndim >= 3 else 1
+    if torch_compatible and C == 0:
+        C = 1  # torch rejects a zero channel dimension
     return dict(
         ndim=ndim,
         shape=full_shape(ndim, N, H, W, C),

@@ -9,10 +9,9 @@ and under every SIMD level.
 
 from __future__ import annotations
 
+import nhwcpool
 import numpy as np
 import pytest
-
-import nhwcpool
 import reference as R
 
 ALL = R.ALL_DTYPES
@@ -40,7 +39,7 @@ def _layout(grid, dtype, layout):
     if layout == "4d":
         return g[None, :, :, None]
     # N=2, C=3: the same grid in every plane
-    return np.broadcast_to(g[None, :, :, None], (2,) + g.shape + (3,)).copy()
+    return np.broadcast_to(g[None, :, :, None], (2, *g.shape, 3)).copy()
 
 
 def _expect_layout(grid_out, dtype, layout):
@@ -62,8 +61,9 @@ AVG_EXAMPLES = [
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", ALL, ids=str)
-@pytest.mark.parametrize("grid,kw,expected", MAX_EXAMPLES)
-def test_max_examples(grid, kw, expected, dtype, layout, simd_level):
+@pytest.mark.parametrize(("grid", "kw", "expected"), MAX_EXAMPLES)
+@pytest.mark.usefixtures("simd_level")
+def test_max_examples(grid, kw, expected, dtype, layout):
     x = _layout(grid, dtype, layout)
     got = nhwcpool.max_pool2d(x, **kw)
     exp = _expect_layout(expected, dtype, layout)
@@ -74,8 +74,9 @@ def test_max_examples(grid, kw, expected, dtype, layout, simd_level):
 
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("dtype", ALL, ids=str)
-@pytest.mark.parametrize("grid,kw,expected", AVG_EXAMPLES)
-def test_avg_examples(grid, kw, expected, dtype, layout, simd_level):
+@pytest.mark.parametrize(("grid", "kw", "expected"), AVG_EXAMPLES)
+@pytest.mark.usefixtures("simd_level")
+def test_avg_examples(grid, kw, expected, dtype, layout):
     x = _layout(grid, dtype, layout)
     got = nhwcpool.avg_pool2d(x, **kw)
     out_dtype = np.dtype(dtype) if np.dtype(dtype).kind == "f" else np.dtype(np.float64)
@@ -117,7 +118,8 @@ def test_example2_output_size(dtype):
 
 @pytest.mark.parametrize("layout", ["3d", "4d", "4d-batched"])
 @pytest.mark.parametrize("dtype", ALL, ids=str)
-def test_example3_two_channels(dtype, layout, simd_level):
+@pytest.mark.usefixtures("simd_level")
+def test_example3_two_channels(dtype, layout):
     g = np.asarray(EX2)
     x = np.stack([g, g.T], axis=-1).astype(dtype)  # 5x5x2
     exp = np.stack([np.asarray(EX2_OUT), np.asarray(EX2_OUT).T], axis=-1).astype(dtype)
@@ -136,7 +138,8 @@ def test_example3_two_channels(dtype, layout, simd_level):
 
 
 @pytest.mark.parametrize("dtype", ALL, ids=str)
-def test_example5_global_average_7x7x1000(dtype, simd_level):
+@pytest.mark.usefixtures("simd_level")
+def test_example5_global_average_7x7x1000(dtype):
     rng = np.random.default_rng(5)
     dt = np.dtype(dtype)
     if dt.kind == "f":
@@ -144,8 +147,10 @@ def test_example5_global_average_7x7x1000(dtype, simd_level):
     else:
         info = np.iinfo(dt)
         x = rng.integers(info.min, info.max, size=(7, 7, 1000), endpoint=True, dtype=dt)
-    exact_mean = x.astype(np.float64).mean(axis=(0, 1)) if dt.itemsize < 8 or dt.kind == "f" else (
-        np.array([sum(int(v) for v in x[:, :, c].ravel()) / 49 for c in range(1000)])
+    exact_mean = (
+        x.astype(np.float64).mean(axis=(0, 1))
+        if dt.itemsize < 8 or dt.kind == "f"
+        else (np.array([sum(int(v) for v in x[:, :, c].ravel()) / 49 for c in range(1000)]))
     )
     out_dt = dt if dt.kind == "f" else np.dtype(np.float64)
     rtol = {2: 1e-3, 4: 1e-6, 8: 1e-12}[out_dt.itemsize]
@@ -158,11 +163,24 @@ def test_example5_global_average_7x7x1000(dtype, simd_level):
         assert got.dtype == out_dt
         scale = np.abs(x.astype(np.float64)).mean(axis=(0, 1))
         np.testing.assert_allclose(
-            got[0, 0].astype(np.float64), exact_mean,
-            rtol=rtol, atol=float(scale.max()) * 49 * 4 * R.acc_eps(dt) + 1e-300,
+            got[0, 0].astype(np.float64),
+            exact_mean,
+            rtol=rtol,
+            atol=float(scale.max()) * 49 * 4 * R.acc_eps(dt) + 1e-300,
         )
     g = nhwcpool.global_avg_pool2d(x, keepdims=False)
     assert g.shape == (1000,)
+    # 2-D layout: one 7x7 plane -> 1x1
+    for c in (0, 999):
+        g2 = nhwcpool.global_avg_pool2d(np.ascontiguousarray(x[:, :, c]))
+        assert g2.shape == (1, 1)
+        assert g2.dtype == out_dt
+        np.testing.assert_allclose(
+            float(g2[0, 0]),
+            exact_mean[c],
+            rtol=rtol,
+            atol=float(np.abs(x[:, :, c].astype(np.float64)).mean()) * 49 * 4 * R.acc_eps(dt) + 1e-300,
+        )
     # batched NHWC version
     xb = np.stack([x, x])
     gb = nhwcpool.global_avg_pool2d(xb)
@@ -171,13 +189,14 @@ def test_example5_global_average_7x7x1000(dtype, simd_level):
 
 
 @pytest.mark.parametrize(
-    "nH,nW,nC", [(4, 4, 1), (224, 224, 3), (28, 28, 1), (24, 24, 3), (7, 9, 5), (112, 56, 64), (5, 6, 2)]
+    ("nH", "nW", "nC"),
+    [(4, 4, 1), (224, 224, 3), (28, 28, 1), (24, 24, 3), (7, 9, 5), (112, 56, 64), (5, 6, 2)],
 )
-@pytest.mark.parametrize("f,s", [(2, 2), (3, 2)])
+@pytest.mark.parametrize(("f", "s"), [(2, 2), (3, 2)])
 def test_example6_hyperparameter_summary(nH, nW, nC, f, s):
     exp = ((nH - f) // s + 1, (nW - f) // s + 1, nC)
     assert nhwcpool.output_shape((nH, nW, nC), f, s) == exp
-    assert nhwcpool.output_shape((2, nH, nW, nC), f, s) == (2,) + exp
+    assert nhwcpool.output_shape((2, nH, nW, nC), f, s) == (2, *exp)
     assert nhwcpool.output_size(nH, f, s) == exp[0]
     assert nhwcpool.output_size(nW, f, s, 0) == exp[1]
     if (f, s) == (2, 2) and nH % 2 == 0 and nW % 2 == 0:
@@ -197,13 +216,14 @@ def _conv_valid(x, w):
     out = np.zeros((N, H - kh + 1, W - kw + 1, cout), dtype=np.float64)
     for i in range(kh):
         for j in range(kw):
-            out += np.einsum("nhwc,cd->nhwd", x[:, i:i + H - kh + 1, j:j + W - kw + 1, :], w[i, j])
+            out += np.einsum("nhwc,cd->nhwd", x[:, i : i + H - kh + 1, j : j + W - kw + 1, :], w[i, j])
     return out
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "float16"])
 @pytest.mark.parametrize("batched", [False, True])
-def test_example9_keras_shape_flow(dtype, batched, simd_level):
+@pytest.mark.usefixtures("simd_level")
+def test_example9_keras_shape_flow(dtype, batched):
     rng = np.random.default_rng(9)
     N = 3 if batched else 1
     x = rng.standard_normal((N, 28, 28, 1)).astype(dtype)

@@ -5,14 +5,13 @@ Every example is run under every SIMD level this CPU + build supports.
 
 from __future__ import annotations
 
+import nhwcpool
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
-
-import nhwcpool
 import reference as R
 from conftest import SIMD_LEVELS, each_simd_level
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from strategies import CHANNELS, data_kind, full_shape, make_array, pool_configs
 
 DTYPES = st.sampled_from(R.ALL_DTYPES)
@@ -54,7 +53,8 @@ def test_max_pool2d_matches_reference(cfg, dtype, data, seed, return_indices):
             return_indices=return_indices,
         )
         if return_indices:
-            assert isinstance(res, tuple) and len(res) == 2
+            assert isinstance(res, tuple)
+            assert len(res) == 2
             v, i = res
             assert i.dtype == np.int64
             assert i.shape == exp_i.shape
@@ -88,8 +88,13 @@ def test_max_pool2d_with_indices_is_bitwise_reference(cfg, dtype, seed):
     )
     for level in each_simd_level():
         v, i = nhwcpool.max_pool2d(
-            x, cfg["kernel_size"], cfg["stride"], cfg["padding"],
-            dilation=cfg["dilation"], ceil_mode=cfg["ceil_mode"], return_indices=True,
+            x,
+            cfg["kernel_size"],
+            cfg["stride"],
+            cfg["padding"],
+            dilation=cfg["dilation"],
+            ceil_mode=cfg["ceil_mode"],
+            return_indices=True,
         )
         np.testing.assert_array_equal(i, exp_i, err_msg=f"simd={level}")
         assert v.dtype == exp_v.dtype
@@ -117,8 +122,14 @@ def test_avg_pool2d_matches_reference(cfg, dtype, data, seed, count_include_pad,
     kind = data.draw(data_kind(dtype), label="kind")
     x = make_array(cfg["shape"], dtype, kind, seed, avg_safe=True)
     exp, absmean, ntaps = R.avg_pool2d(
-        x, cfg["kernel_size"], cfg["stride"], cfg["padding"], cfg["ceil_mode"],
-        count_include_pad, divisor_override, out_dtype,
+        x,
+        cfg["kernel_size"],
+        cfg["stride"],
+        cfg["padding"],
+        cfg["ceil_mode"],
+        count_include_pad,
+        divisor_override,
+        out_dtype,
     )
     x_before = x.copy()
     results = {}
@@ -133,7 +144,8 @@ def test_avg_pool2d_matches_reference(cfg, dtype, data, seed, count_include_pad,
         try:
             R.assert_avg_close(got, exp, absmean, ntaps, dtype)
         except AssertionError as e:
-            raise AssertionError(f"simd={level}: {e}") from None
+            msg = f"simd={level}: {e}"
+            raise AssertionError(msg) from None
         results[level] = got
     np.testing.assert_array_equal(x, x_before)
 
@@ -195,7 +207,7 @@ def test_output_size_matches_reference(n, k, s, d, ceil_mode, data):
         assert isinstance(got, int)
         assert got == expected
     else:
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=r"kernel|window|output|input|stride|padding|dilation|\bn\b"):
             nhwcpool.output_size(n, k, s, padding, d, ceil_mode)
 
 
@@ -210,7 +222,79 @@ def test_output_shape_matches_reference(cfg):
     assert all(isinstance(v, int) for v in got)
     # and the pooling functions really produce that shape
     x = np.zeros(cfg["shape"], dtype=np.float32)
-    assert nhwcpool.max_pool2d(
-        x, cfg["kernel_size"], cfg["stride"], cfg["padding"],
-        dilation=cfg["dilation"], ceil_mode=cfg["ceil_mode"],
-    ).shape == expected
+    assert (
+        nhwcpool.max_pool2d(
+            x,
+            cfg["kernel_size"],
+            cfg["stride"],
+            cfg["padding"],
+            dilation=cfg["dilation"],
+            ceil_mode=cfg["ceil_mode"],
+        ).shape
+        == expected
+    )
+
+
+# ----------------------------------------------------------------------------
+# validation: random (often invalid) hyperparameters
+# ----------------------------------------------------------------------------
+def _spec_valid(H, W, k, s, pads, d, ceil_mode):
+    if min(k + s + d) < 1:
+        return False
+    if not R.padding_is_valid(pads, k, d):
+        return False
+    # the output size formula decides (with ceil_mode, PyTorch's rule can give
+    # one window even when the window is larger than the padded input)
+    oh = R.out_size(H, k[0], s[0], pads[0][0], pads[0][1], d[0], ceil_mode)
+    ow = R.out_size(W, k[1], s[1], pads[1][0], pads[1][1], d[1], ceil_mode)
+    return oh >= 1 and ow >= 1
+
+
+@settings(max_examples=300)
+@given(
+    H=st.integers(1, 9),
+    W=st.integers(1, 9),
+    k=st.tuples(st.integers(-1, 7), st.integers(-1, 7)),
+    s=st.tuples(st.integers(-1, 4), st.integers(-1, 4)),
+    d=st.tuples(st.integers(-1, 3), st.integers(-1, 3)),
+    pads=st.tuples(
+        st.tuples(st.integers(-1, 4), st.integers(-1, 4)),
+        st.tuples(st.integers(-1, 4), st.integers(-1, 4)),
+    ),
+    ceil_mode=st.booleans(),
+    use_avg=st.booleans(),
+)
+# window larger than the input, but ceil_mode's rule still gives one window
+@example(H=2, W=2, k=(3, 3), s=(3, 3), d=(1, 1), pads=((0, 0), (0, 0)), ceil_mode=True, use_avg=False)
+@example(H=2, W=2, k=(3, 3), s=(3, 3), d=(1, 1), pads=((0, 0), (0, 0)), ceil_mode=True, use_avg=True)
+@example(H=2, W=2, k=(3, 3), s=(3, 3), d=(1, 1), pads=((0, 0), (0, 0)), ceil_mode=False, use_avg=False)
+@example(H=2, W=2, k=(3, 3), s=(1, 1), d=(1, 1), pads=((0, 0), (0, 0)), ceil_mode=True, use_avg=True)
+# padding limit on the effective kernel: eff 5 -> 2 allowed, 3 not
+@example(H=4, W=4, k=(3, 3), s=(1, 1), d=(2, 2), pads=((2, 2), (0, 0)), ceil_mode=False, use_avg=False)
+@example(H=4, W=4, k=(3, 3), s=(1, 1), d=(2, 2), pads=((3, 0), (0, 0)), ceil_mode=False, use_avg=False)
+@example(H=4, W=4, k=(2, 2), s=(1, 1), d=(1, 1), pads=((0, 0), (1, 2)), ceil_mode=False, use_avg=True)
+def test_validation_matches_spec(H, W, k, s, d, pads, ceil_mode, use_avg):
+    if use_avg:
+        d = (1, 1)
+    x = np.arange(2 * H * W * 3, dtype=np.float32).reshape(2, H, W, 3) % 5
+    valid = _spec_valid(H, W, k, s, pads, d, ceil_mode)
+    if use_avg:
+        call = lambda: nhwcpool.avg_pool2d(x, k, s, pads, ceil_mode=ceil_mode)
+    else:
+        call = lambda: nhwcpool.max_pool2d(x, k, s, pads, dilation=d, ceil_mode=ceil_mode)
+    if not valid:
+        with pytest.raises(
+            ValueError, match=r"kernel_size|stride|dilation|padding|window|output|input|\bx\b"
+        ):
+            call()
+        with pytest.raises(ValueError, match=r"kernel|window|output|input|stride|padding|dilation"):
+            nhwcpool.output_shape(x.shape, k, s, pads, d, ceil_mode)
+        return
+    got = call()
+    if use_avg:
+        exp, am, nt = R.avg_pool2d(x, k, s, pads, ceil_mode)
+        R.assert_avg_close(got, exp, am, nt, x.dtype)
+    else:
+        exp, _ = R.max_pool2d(x, k, s, pads, d, ceil_mode)
+        R.assert_max_equal(got, exp)
+    assert nhwcpool.output_shape(x.shape, k, s, pads, d, ceil_mode) == exp.shape

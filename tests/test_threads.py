@@ -1,0 +1,223 @@
+"""Thread safety and thread-count independence."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+import nhwcpool
+import numpy as np
+import pytest
+import reference as R
+from conftest import SIMD_LEVELS, using_simd
+from strategies import make_array
+
+
+def _same(a, b):
+    if isinstance(a, tuple):
+        assert isinstance(b, tuple)
+        assert len(a) == len(b)
+        for u, v in zip(a, b, strict=False):
+            _same(u, v)
+        return
+    assert a.dtype == b.dtype
+    assert a.shape == b.shape
+    assert a.tobytes() == b.tobytes()  # bit-identical
+
+
+def _jobs():
+    """A mix of calls on different shapes / dtypes / options."""
+    jobs = []
+    dtypes = ["float32", "float64", "float16", "int8", "uint8", "int16", "uint16", "int32", "int64"]
+    for j, dt in enumerate(dtypes):
+        kind = "special" if np.dtype(dt).kind == "f" else "full"
+        x = make_array((2 + j % 3, 17 + j, 13 + 2 * j, 1 + 7 * j), dt, kind, seed=100 + j, avg_safe=True)
+        jobs.append(("max", x, dict(kernel_size=3, stride=2, padding=1, return_indices=True)))
+        jobs.append(("max", x, dict(kernel_size=(2, 3), dilation=(2, 1), ceil_mode=True)))
+        jobs.append(("avg", x, dict(kernel_size=3, stride=1, padding="same")))
+        jobs.append(("avg", x, dict(kernel_size=2, ceil_mode=True, padding=1, count_include_pad=False)))
+        jobs.append(("avg", x, dict(kernel_size=4, stride=3, divisor_override=5, dtype="float32")))
+        jobs.append(("gmax", x, dict()))
+        jobs.append(("gavg", x, dict(keepdims=False)))
+        jobs.append(("size", x, dict()))
+    return jobs
+
+
+def _run(job):
+    fn, x, kw = job
+    if fn == "max":
+        return nhwcpool.max_pool2d(x, **kw)
+    if fn == "avg":
+        return nhwcpool.avg_pool2d(x, **kw)
+    if fn == "gmax":
+        return nhwcpool.global_max_pool2d(x, **kw)
+    if fn == "gavg":
+        return nhwcpool.global_avg_pool2d(x, **kw)
+    if fn == "size":
+        return np.array(
+            (*nhwcpool.output_shape(x.shape, 3, 2, "same"), nhwcpool.output_size(x.shape[1], 3, 2))
+        )
+    raise AssertionError(fn)
+
+
+@pytest.mark.parametrize("num_threads", [1, 2])
+@pytest.mark.usefixtures("restore_threads")
+def test_many_python_threads_equal_serial(num_threads):
+    nhwcpool.set_num_threads(num_threads)
+    jobs = _jobs()
+    serial = [_run(j) for j in jobs]
+    work = jobs * 4
+    with ThreadPoolExecutor(max_workers=8) as ex:
+        results = list(ex.map(_run, work))
+    for k, r in enumerate(results):
+        _same(r, serial[k % len(jobs)])
+
+
+@pytest.mark.usefixtures("restore_threads")
+def test_threads_with_out_arrays():
+    """Each thread writes into its own out= buffer."""
+    nhwcpool.set_num_threads(2)
+    x = make_array((4, 32, 32, 24), "float32", "special", seed=7)
+    ref_max = nhwcpool.max_pool2d(x, 3, 2, 1)
+    ref_avg = nhwcpool.avg_pool2d(x, 3, 2, 1)
+    outs = [np.empty_like(ref_max) for _ in range(16)]
+
+    def work(k):
+        if k % 2:
+            return nhwcpool.max_pool2d(x, 3, 2, 1, out=outs[k])
+        return nhwcpool.avg_pool2d(x, 3, 2, 1, out=outs[k])
+
+    with ThreadPoolExecutor(max_workers=8) as ex:
+        res = list(ex.map(work, range(16)))
+    for k, r in enumerate(res):
+        assert r is outs[k]
+        _same(r, ref_max if k % 2 else ref_avg)
+
+
+@pytest.mark.usefixtures("restore_threads")
+def test_set_get_num_threads():
+    for n in (1, 2, 3, 1, 4):
+        nhwcpool.set_num_threads(n)
+        assert nhwcpool.get_num_threads() == n
+    assert isinstance(nhwcpool.get_num_threads(), int)
+
+
+def _big_inputs():
+    out = []
+    for dt in ["float32", "float64", "float16", "int8", "uint16", "int32", "int64", "uint64"]:
+        kind = "wide" if np.dtype(dt).kind == "f" else "full"
+        out.append(make_array((5, 40, 36, 33), dt, kind, seed=11, avg_safe=True))
+    return out
+
+
+@pytest.mark.usefixtures("restore_threads")
+def test_results_identical_for_1_and_2_threads():
+    xs = _big_inputs()
+
+    def everything():
+        res = []
+        for x in xs:
+            res.append(nhwcpool.max_pool2d(x, 3, 2, 1, return_indices=True))
+            res.append(nhwcpool.max_pool2d(x, 3, 1, "same", dilation=2, ceil_mode=True))
+            res.append(nhwcpool.avg_pool2d(x, 3, 2, 1, ceil_mode=True))
+            res.append(nhwcpool.avg_pool2d(x, (5, 4), (2, 3), "same"))
+            res.append(nhwcpool.avg_pool2d(x, 2, dtype="float16"))
+            res.append(nhwcpool.global_avg_pool2d(x))
+            res.append(nhwcpool.global_max_pool2d(x))
+            res.append(nhwcpool.global_avg_pool2d(x[:1, :, :, :1]))  # a single plane
+        return res
+
+    nhwcpool.set_num_threads(1)
+    one = everything()
+    nhwcpool.set_num_threads(2)
+    two = everything()
+    nhwcpool.set_num_threads(3)  # more threads than cores
+    three = everything()
+    for a, b, c in zip(one, two, three, strict=False):
+        _same(a, b)
+        _same(a, c)
+
+
+@pytest.mark.usefixtures("restore_threads")
+def test_set_num_threads_from_worker_thread_is_process_wide():
+    nhwcpool.set_num_threads(1)
+    assert nhwcpool.get_num_threads() == 1
+    seen = {}
+
+    def worker():
+        nhwcpool.set_num_threads(3)
+        seen["worker"] = nhwcpool.get_num_threads()
+
+    t = threading.Thread(target=worker)
+    t.start()
+    t.join()
+    assert seen["worker"] == 3
+    assert nhwcpool.get_num_threads() == 3  # honoured in the main thread
+    # and the other way round: the main thread's setting is seen by a new worker
+    nhwcpool.set_num_threads(2)
+    with ThreadPoolExecutor(max_workers=2) as ex:
+        assert ex.submit(nhwcpool.get_num_threads).result() == 2
+    # pooling still works after the change
+    x = make_array((2, 8, 8, 5), "float32", "dyadic", seed=1)
+    nhwcpool.max_pool2d(x, 2)
+
+
+@pytest.mark.usefixtures("restore_threads")
+def test_simd_levels_and_threads_combined():
+    x = make_array((3, 20, 21, 35), "float32", "special", seed=3)
+    results = []
+    for level in SIMD_LEVELS:
+        with using_simd(level):
+            for n in (1, 2):
+                nhwcpool.set_num_threads(n)
+                results.append(nhwcpool.max_pool2d(x, 3, 2, 1, return_indices=True))
+    for r in results[1:]:
+        _same(r, results[0])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "float64", "int8", "uint16", "int64"])
+@pytest.mark.usefixtures("simd_level")
+@pytest.mark.usefixtures("restore_threads")
+def test_large_inputs_match_reference_with_threads(dtype):
+    """Inputs big enough to be split across threads, against the reference."""
+    kind = "special" if np.dtype(dtype).kind == "f" else "ties"
+    x = make_array((3, 41, 37, 67), dtype, kind, seed=21, avg_safe=True)
+    exp_v, exp_i = R.max_pool2d(x, 3, 2, 1)
+    exp_a, am, nt = R.avg_pool2d(x, (3, 2), (2, 1), "same", True)
+    for n in (1, 2):
+        nhwcpool.set_num_threads(n)
+        v, i = nhwcpool.max_pool2d(x, 3, 2, 1, return_indices=True)
+        R.assert_max_equal(v, exp_v)
+        np.testing.assert_array_equal(i, exp_i)
+        a = nhwcpool.avg_pool2d(x, (3, 2), (2, 1), "same", ceil_mode=True)
+        R.assert_avg_close(a, exp_a, am, nt, x.dtype)
+
+
+@pytest.mark.usefixtures("restore_threads")
+def test_pooling_while_other_threads_change_the_thread_count():
+    """set_num_threads from some Python threads while others pool: results
+    stay bit-identical to the serial ones and nothing crashes."""
+    jobs = _jobs()
+    serial = [_run(j) for j in jobs]
+    stop = threading.Event()
+
+    def toggler(seed):
+        k = seed
+        while not stop.is_set():
+            nhwcpool.set_num_threads(1 + k % 3)
+            nhwcpool.get_num_threads()
+            k += 1
+
+    togglers = [threading.Thread(target=toggler, args=(s,)) for s in range(2)]
+    for t in togglers:
+        t.start()
+    try:
+        with ThreadPoolExecutor(max_workers=6) as ex:
+            results = list(ex.map(_run, jobs * 3))
+    finally:
+        stop.set()
+        for t in togglers:
+            t.join()
+    for k, r in enumerate(results):
+        _same(r, serial[k % len(jobs)])
+    assert nhwcpool.get_num_threads() in (1, 2, 3)
