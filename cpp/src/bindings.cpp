@@ -179,6 +179,13 @@ std::vector<py::ssize_t> out_shape(const Input& in, const Geometry& g) {
   return {g.OH, g.OW};
 }
 
+// "(2, 3)" / "(5,)" / "()" as Python prints a shape.
+std::string shape_str(const std::vector<py::ssize_t>& shape) {
+  std::string s = "(";
+  for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + (shape.size() == 1 ? ",)" : ")");
+}
+
 // A new C-contiguous result, or the caller's `out` after checking everything the kernel
 // relies on.
 py::array make_output(const py::object& out, const char* name, DType dt, const Input& in,
@@ -200,10 +207,9 @@ py::array make_output(const py::object& out, const char* name, DType dt, const I
   bool same = a.ndim() == static_cast<py::ssize_t>(shape.size());
   for (std::size_t i = 0; same && i < shape.size(); ++i) same = a.shape(static_cast<py::ssize_t>(i)) == shape[i];
   if (!same) {
-    std::string want = "(", have = "(";
-    for (auto v : shape) want += std::to_string(v) + ", ";
-    for (py::ssize_t i = 0; i < a.ndim(); ++i) have += std::to_string(a.shape(i)) + ", ";
-    value_error(std::string(name) + " must have shape " + want + ") for this input, got " + have + ")");
+    std::vector<py::ssize_t> got_shape(a.shape(), a.shape() + a.ndim());
+    value_error(std::string(name) + " must have shape " + shape_str(shape) + " for this input, got " +
+                shape_str(got_shape));
   }
   const int f = flags(a);
   if (!(f & npy::NPY_ARRAY_C_CONTIGUOUS_)) value_error(std::string(name) + " must be C-contiguous");

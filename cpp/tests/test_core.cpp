@@ -1,0 +1,210 @@
+// C++ unit tests of the core, without Python: shape arithmetic and every kernel path at every
+// SIMD level this machine supports, against a naive loop. Build and run:
+//   cmake -S . -B build/cpp -DNHWCPOOL_BUILD_TESTS=ON && cmake --build build/cpp && ctest --test-dir build/cpp
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <limits>
+#include <random>
+#include <stdexcept>
+#include <vector>
+
+#include "nhwcpool/kernels.hpp"
+#include "nhwcpool/parallel.hpp"
+#include "nhwcpool/shape.hpp"
+
+using namespace nhwcpool;
+using std::int64_t;
+
+static int g_failures = 0;
+static int g_checks = 0;
+
+#define CHECK(cond)                                                        \
+  do {                                                                     \
+    ++g_checks;                                                            \
+    if (!(cond)) {                                                         \
+      ++g_failures;                                                        \
+      std::fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
+    }                                                                      \
+  } while (0)
+
+template <class F>
+static bool throws_invalid(F f) {
+  try {
+    f();
+  } catch (const std::invalid_argument&) {
+    return true;
+  }
+  return false;
+}
+
+static AxisParams ax(int64_t k, int64_t s, int64_t d = 1, int64_t pb = 0, int64_t pe = 0) {
+  AxisParams p;
+  p.kernel = k; p.stride = s; p.dilation = d; p.pad_begin = pb; p.pad_end = pe;
+  return p;
+}
+
+static void test_shapes() {
+  // The documents: floor((n + 2p - f)/s) + 1.
+  CHECK(output_size(4, ax(2, 2), false, true, "") == 2);
+  CHECK(output_size(5, ax(3, 1), false, true, "") == 3);
+  CHECK(output_size(24, ax(2, 2), false, true, "") == 12);
+  CHECK(output_size(8, ax(2, 2), false, true, "") == 4);
+  CHECK(output_size(7, ax(7, 1), false, true, "") == 1);
+  // ceil_mode and PyTorch's "last window must start inside" rule.
+  CHECK(output_size(5, ax(2, 2), true, true, "") == 3);
+  CHECK(output_size(5, ax(1, 2), true, true, "") == 3);
+  CHECK(output_size(6, ax(3, 2, 1, 1, 1), true, true, "") == 4);   // (6+2-3)/2 -> ceil 3.5 -> 4
+  CHECK(output_size(4, ax(2, 2, 1, 1, 1), true, true, "") == 3);   // a 4th window would start in the pad
+  CHECK(output_size(1, ax(2, 2), true, true, "") == 1);
+  // dilation
+  CHECK(output_size(7, ax(3, 1, 2), false, true, "") == 3);
+  // errors
+  CHECK(throws_invalid([] { output_size(4, ax(0, 1), false, true, ""); }));
+  CHECK(throws_invalid([] { output_size(4, ax(2, 0), false, true, ""); }));
+  CHECK(throws_invalid([] { output_size(4, ax(2, 1, 0), false, true, ""); }));
+  CHECK(throws_invalid([] { output_size(4, ax(2, 1, 1, 2, 0), false, true, ""); }));  // pad > k/2
+  CHECK(throws_invalid([] { output_size(4, ax(2, 1, 1, -1, 0), false, true, ""); }));
+  CHECK(throws_invalid([] { output_size(2, ax(3, 1), false, true, ""); }));           // window too big
+  CHECK(throws_invalid([] { output_size(0, ax(1, 1), false, true, ""); }));
+  const int64_t big = std::numeric_limits<int64_t>::max() / 2;
+  CHECK(throws_invalid([&] { output_size(10, ax(big, 1, 4), false, true, ""); }));     // d*(k-1) overflows
+  CHECK(throws_invalid([&] { make_geometry(big, big, 2, 2, ax(1, 1), ax(1, 1), false, true); }));
+  // "same": total = max((ceil(n/s)-1)*s + k - n, 0), odd cell at the end.
+  CHECK((same_padding(5, 3, 1, 1, "") == std::make_pair<int64_t, int64_t>(1, 1)));
+  CHECK((same_padding(5, 2, 2, 1, "") == std::make_pair<int64_t, int64_t>(0, 1)));
+  CHECK((same_padding(6, 2, 2, 1, "") == std::make_pair<int64_t, int64_t>(0, 0)));
+  CHECK((same_padding(4, 4, 1, 1, "") == std::make_pair<int64_t, int64_t>(1, 2)));
+  // window tables
+  const AxisTable t = make_axis_table(5, 3, ax(3, 2, 1, 1, 1));
+  CHECK(t.first[0] == 0 && t.count[0] == 2 && t.padded_count[0] == 3);
+  CHECK(t.first[2] == 3 && t.count[2] == 2 && t.padded_count[2] == 3);
+  CHECK(t.full_begin == 1 && t.full_end == 2);
+}
+
+// Naive NHWC reference over float/double/int inputs.
+struct Case {
+  int64_t N, H, W, C;
+  AxisParams h, w;
+  bool ceil;
+};
+
+template <class T>
+static void naive_max(const Case& k, const Geometry& g, const std::vector<T>& x, std::vector<double>& out,
+                      std::vector<int64_t>& idx) {
+  out.assign(static_cast<std::size_t>(g.N * g.OH * g.OW * g.C), 0);
+  idx.assign(out.size(), 0);
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t oh = 0; oh < g.OH; ++oh)
+      for (int64_t ow = 0; ow < g.OW; ++ow)
+        for (int64_t c = 0; c < g.C; ++c) {
+          double best = -INFINITY;
+          int64_t bi = -1;
+          for (int64_t i = 0; i < k.h.kernel; ++i)
+            for (int64_t j = 0; j < k.w.kernel; ++j) {
+              const int64_t y = oh * k.h.stride - k.h.pad_begin + i * k.h.dilation;
+              const int64_t xw = ow * k.w.stride - k.w.pad_begin + j * k.w.dilation;
+              if (y < 0 || y >= g.H || xw < 0 || xw >= g.W) continue;
+              const double v = static_cast<double>(x[static_cast<std::size_t>(((n * g.H + y) * g.W + xw) * g.C + c)]);
+              if (bi < 0 || v > best || std::isnan(v)) {
+                best = v;
+                bi = y * g.W + xw;
+              }
+            }
+          const auto o = static_cast<std::size_t>(((n * g.OH + oh) * g.OW + ow) * g.C + c);
+          out[o] = best;
+          idx[o] = bi;
+        }
+}
+
+static void naive_avg(const Case& k, const Geometry& g, const std::vector<float>& x, bool include,
+                      std::vector<double>& out) {
+  out.assign(static_cast<std::size_t>(g.N * g.OH * g.OW * g.C), 0);
+  for (int64_t n = 0; n < g.N; ++n)
+    for (int64_t oh = 0; oh < g.OH; ++oh)
+      for (int64_t ow = 0; ow < g.OW; ++ow)
+        for (int64_t c = 0; c < g.C; ++c) {
+          double s = 0;
+          int64_t cnt = 0, padded = 0;
+          for (int64_t i = 0; i < k.h.kernel; ++i)
+            for (int64_t j = 0; j < k.w.kernel; ++j) {
+              const int64_t y = oh * k.h.stride - k.h.pad_begin + i * k.h.dilation;
+              const int64_t xw = ow * k.w.stride - k.w.pad_begin + j * k.w.dilation;
+              const bool in_pad = y >= -k.h.pad_begin && y < g.H + k.h.pad_end && xw >= -k.w.pad_begin &&
+                                  xw < g.W + k.w.pad_end;
+              if (in_pad) ++padded;
+              if (y < 0 || y >= g.H || xw < 0 || xw >= g.W) continue;
+              s += x[static_cast<std::size_t>(((n * g.H + y) * g.W + xw) * g.C + c)];
+              ++cnt;
+            }
+          out[static_cast<std::size_t>(((n * g.OH + oh) * g.OW + ow) * g.C + c)] =
+              s / static_cast<double>(include ? padded : cnt);
+        }
+}
+
+static void test_kernels(std::mt19937& rng) {
+  const Case cases[] = {
+      {2, 4, 4, 1, ax(2, 2), ax(2, 2), false},       {1, 5, 5, 3, ax(3, 1), ax(3, 1), false},
+      {2, 7, 9, 17, ax(3, 2, 1, 1, 1), ax(3, 2, 1, 1, 1), true},
+      {1, 8, 8, 64, ax(2, 2), ax(2, 2), false},      {1, 9, 7, 70, ax(3, 2, 2, 1, 1), ax(2, 3, 2, 1, 0), true},
+      {3, 6, 6, 130, ax(5, 1, 1, 2, 2), ax(5, 1, 1, 2, 2), false},
+      {1, 7, 7, 100, ax(7, 1), ax(7, 1), false},     {2, 11, 13, 5, ax(4, 3, 1, 2, 2), ax(3, 5, 1, 1, 1), true},
+  };
+  std::normal_distribution<float> dist(0.0f, 3.0f);
+  for (int li = 0; li < 3; ++li) {
+    const auto level = static_cast<SimdLevel>(li);
+    if (!simd_level_supported(level)) continue;
+    set_simd_level(level);
+    for (int threads : {1, 2}) {
+      set_num_threads(threads);
+      for (const Case& k : cases) {
+        const Geometry g = make_geometry(k.N, k.H, k.W, k.C, k.h, k.w, k.ceil, true);
+        std::vector<float> x(static_cast<std::size_t>(k.N * k.H * k.W * k.C));
+        for (auto& v : x) v = std::round(dist(rng));  // ties on purpose
+        if (x.size() > 10) x[7] = NAN;
+        std::vector<double> ref;
+        std::vector<int64_t> ridx;
+        naive_max(k, g, x, ref, ridx);
+        InputView in;
+        in.data = x.data();
+        in.stride_n = k.H * k.W * k.C * 4;
+        in.stride_h = k.W * k.C * 4;
+        std::vector<float> out(ref.size());
+        std::vector<int64_t> idx(ref.size());
+        max_pool2d(DType::f32, g, in, out.data(), idx.data());
+        std::vector<float> out2(ref.size());
+        max_pool2d(DType::f32, g, in, out2.data(), nullptr);
+        bool ok = true;
+        for (std::size_t i = 0; i < ref.size(); ++i) {
+          const bool same = (std::isnan(ref[i]) && std::isnan(out[i])) || static_cast<double>(out[i]) == ref[i];
+          const bool same2 = (std::isnan(ref[i]) && std::isnan(out2[i])) || static_cast<double>(out2[i]) == ref[i];
+          ok = ok && same && same2 && idx[i] == ridx[i];
+        }
+        CHECK(ok);
+        if (!ok) std::fprintf(stderr, "  max mismatch: level %s, C=%lld\n", simd_level_name(level), static_cast<long long>(k.C));
+        for (bool include : {true, false}) {
+          std::vector<float> xa(x);
+          for (auto& v : xa) if (std::isnan(v)) v = 1.0f;
+          in.data = xa.data();
+          naive_avg(k, g, xa, include, ref);
+          std::vector<float> avg(ref.size());
+          avg_pool2d(DType::f32, DType::f32, g, in, avg.data(), include, 0);
+          bool aok = true;
+          for (std::size_t i = 0; i < ref.size(); ++i) aok = aok && avg[i] == static_cast<float>(ref[i]);
+          CHECK(aok);
+          if (!aok) std::fprintf(stderr, "  avg mismatch: level %s, C=%lld\n", simd_level_name(level), static_cast<long long>(k.C));
+        }
+      }
+    }
+  }
+  set_simd_level(best_simd_level());
+}
+
+int main() {
+  std::mt19937 rng(1234);
+  test_shapes();
+  test_kernels(rng);
+  std::printf("nhwcpool C++ core: %d checks, %d failed (OpenMP %s, best SIMD %s)\n", g_checks, g_failures,
+              openmp_enabled() ? "on" : "off", simd_level_name(best_simd_level()));
+  return g_failures == 0 ? 0 : 1;
+}
