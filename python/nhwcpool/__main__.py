@@ -32,7 +32,14 @@ def main() -> None:
     _show("Lecture 1, max pooling (stated: 9, 2, 6, 3)", a, P.max_pool2d(a, 2, 2), 2, 2, kind="max")
 
     b = np.array([[1, 3, 2, 1, 3], [2, 9, 1, 1, 5], [1, 3, 2, 3, 2], [8, 3, 5, 1, 0], [5, 6, 1, 2, 9]])
-    _show("Lecture 1, max pooling f=3, s=1 (stated: 9 9 5 / 9 9 5 / 8 6 9)", b, P.max_pool2d(b, 3, 1), 3, 1, kind="max")
+    _show(
+        "Lecture 1, max pooling f=3, s=1 (stated: 9 9 5 / 9 9 5 / 8 6 9)",
+        b,
+        P.max_pool2d(b, 3, 1),
+        3,
+        1,
+        kind="max",
+    )
 
     b2 = np.stack([b, b.T], axis=-1)  # 5x5x2: every channel is pooled on its own
     out2 = P.max_pool2d(b2, 3, 1)
@@ -44,7 +51,14 @@ def main() -> None:
     print()
 
     c = np.array([[1, 3, 2, 1], [2, 9, 1, 1], [1, 4, 2, 3], [5, 6, 1, 2]])
-    _show("Lecture 1, average pooling (stated: 3.75, 1.25, 4, 2)", c, P.avg_pool2d(c, 2, 2), 2, 2, kind="average")
+    _show(
+        "Lecture 1, average pooling (stated: 3.75, 1.25, 4, 2)",
+        c,
+        P.avg_pool2d(c, 2, 2),
+        2,
+        2,
+        kind="average",
+    )
 
     g = np.random.default_rng(0).standard_normal((7, 7, 1000)).astype(np.float32)
     gp = P.global_avg_pool2d(g)
@@ -56,7 +70,14 @@ def main() -> None:
     d = np.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]])
     _show("Lecture 2, max pooling (stated: 6 8 / 3 4)", d, P.max_pool2d(d, 2), 2, 2, kind="max")
     e = np.array([[7, 3, 5, 2], [8, 7, 1, 6], [4, 9, 3, 9], [0, 8, 4, 5]])
-    _show("Lecture 2, average pooling (stated: (7+3+8+7)/4 = 6.25 first)", e, P.avg_pool2d(e, 2), 2, 2, kind="average")
+    _show(
+        "Lecture 2, average pooling (stated: (7+3+8+7)/4 = 6.25 first)",
+        e,
+        P.avg_pool2d(e, 2),
+        2,
+        2,
+        kind="average",
+    )
 
     print("== Lecture 2, the Keras model's shapes with MaxPool2D() (pool 2, stride 2)")
     shape: tuple[int, ...] = (28, 28, 1)

@@ -10,7 +10,8 @@ import operator
 import os
 import sys
 import warnings
-from typing import Any, Literal, Union, overload
+from collections.abc import Sequence
+from typing import Any, Literal, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -29,8 +30,8 @@ __all__ = [
     "show_config",
 ]
 
-IntOrPair = Union[int, tuple[int, int]]
-Padding = Union[int, tuple[int, int], tuple[tuple[int, int], tuple[int, int]], str]
+IntOrPair = int | tuple[int, int]
+Padding = int | tuple[int, int] | tuple[tuple[int, int], tuple[int, int]] | str
 DTypeLike = npt.DTypeLike
 
 _SUPPORTED_NAMES = "float16, float32, float64, int8, uint8, int16, uint16, int32, int64, uint32, uint64"
@@ -194,9 +195,18 @@ def max_pool2d(
     sh, sw = (kh, kw) if stride is None else _pair(stride, "stride")
     dh, dw = _pair(dilation, "dilation")
     mode, pt, pb, pl, pr = _padding(padding)
-    return _core.max_pool2d(  # type: ignore[no-any-return]
+    return _core.max_pool2d(
         _array(x),
-        kh, kw, sh, sw, dh, dw, pt, pb, pl, pr,
+        kh,
+        kw,
+        sh,
+        sw,
+        dh,
+        dw,
+        pt,
+        pb,
+        pl,
+        pr,
         _flag(ceil_mode, "ceil_mode"),
         mode,
         _flag(return_indices, "return_indices"),
@@ -208,10 +218,11 @@ def _dtype(dtype: Any) -> np.dtype[Any] | None:
     if dtype is None:
         return None
     try:
-        return np.dtype(dtype)
+        dt: np.dtype[Any] = np.dtype(dtype)
     except TypeError:
         msg = f"dtype must be a NumPy dtype (one of {_SUPPORTED_NAMES}); got {dtype!r}"
         raise TypeError(msg) from None
+    return dt
 
 
 def avg_pool2d(
@@ -251,9 +262,16 @@ def avg_pool2d(
         if div == 0:
             msg = "divisor_override must be a nonzero integer, got 0"
             raise ValueError(msg)
-    return _core.avg_pool2d(  # type: ignore[no-any-return]
+    return _core.avg_pool2d(
         _array(x),
-        kh, kw, sh, sw, pt, pb, pl, pr,
+        kh,
+        kw,
+        sh,
+        sw,
+        pt,
+        pb,
+        pl,
+        pr,
         _flag(ceil_mode, "ceil_mode"),
         mode,
         _flag(count_include_pad, "count_include_pad"),
@@ -277,7 +295,8 @@ def _global_shape(res: np.ndarray[Any, Any], keepdims: bool) -> np.ndarray[Any, 
         return res
     if res.ndim == 4:
         return res.reshape(res.shape[0], res.shape[3])
-    return res.reshape(res.shape[2:])  # (1, 1, C) -> (C,), (1, 1) -> ()
+    out: np.ndarray[Any, Any] = res.reshape(res.shape[2:])
+    return out  # (1, 1, C) -> (C,), (1, 1) -> ()
 
 
 def global_max_pool2d(x: npt.ArrayLike, *, keepdims: bool = True) -> np.ndarray[Any, Any]:
@@ -290,6 +309,7 @@ def global_max_pool2d(x: npt.ArrayLike, *, keepdims: bool = True) -> np.ndarray[
     keep = _flag(keepdims, "keepdims")
     h, w = _spatial(a)
     res = _core.max_pool2d(a, h, w, 1, 1, 1, 1, 0, 0, 0, 0, False, _EXPLICIT, False, None)
+    assert isinstance(res, np.ndarray)  # no indices requested
     return _global_shape(res, keep)
 
 
@@ -337,7 +357,7 @@ def output_size(
 
 
 def output_shape(
-    input_shape: tuple[int, ...],
+    input_shape: Sequence[int],
     kernel_size: IntOrPair,
     stride: IntOrPair | None = None,
     padding: Padding = 0,
@@ -396,10 +416,8 @@ def _init_runtime() -> None:
 
 
 def _config() -> dict[str, Any]:
-    from . import __version__
-
     return {
-        "version": __version__,
+        "version": _core.__version__,
         "python": sys.version.split()[0],
         "numpy": np.__version__,
         "compiler": _core.compiler(),
@@ -415,14 +433,15 @@ def _config() -> dict[str, Any]:
 def show_config() -> None:
     """Print the version, compiler, OpenMP status, SIMD level chosen at run time and threads."""
     c = _config()
-    lines = [
+    [
         f"nhwcpool {c['version']}",
         f"  python:    {c['python']} (numpy {c['numpy']})",
         f"  compiler:  {c['compiler']}",
         f"  OpenMP:    {'on' if c['openmp'] else 'off (serial build)'}",
         f"  threads:   {c['threads']}",
-        f"  SIMD:      {c['simd_level']} (chosen at run time; this CPU supports "
-        f"{', '.join(c['simd_supported'])}; built: {', '.join(c['simd_compiled'])})",
+        (
+            f"  SIMD:      {c['simd_level']} (chosen at run time; this CPU supports "
+            f"{', '.join(c['simd_supported'])}; built: {', '.join(c['simd_compiled'])})"
+        ),
         f"  NHWCPOOL_SIMD: {c['NHWCPOOL_SIMD'] or 'not set'}",
     ]
-    print("\n".join(lines))

@@ -1,0 +1,70 @@
+from typing import Any
+
+import numpy as np
+
+__version__: str
+PAD_EXPLICIT: int
+PAD_VALID: int
+PAD_SAME: int
+
+def output_size(
+    n: int, kernel: int, stride: int, dilation: int, pad_begin: int, pad_end: int, ceil_mode: bool, mode: int
+) -> int: ...
+def output_shape(
+    dims: list[int],
+    kh: int,
+    kw: int,
+    sh: int,
+    sw: int,
+    dh: int,
+    dw: int,
+    pt: int,
+    pb: int,
+    pl: int,
+    pr: int,
+    ceil_mode: bool,
+    mode: int,
+) -> tuple[int, ...]: ...
+def max_pool2d(
+    x: np.ndarray[Any, Any],
+    kh: int,
+    kw: int,
+    sh: int,
+    sw: int,
+    dh: int,
+    dw: int,
+    pt: int,
+    pb: int,
+    pl: int,
+    pr: int,
+    ceil_mode: bool,
+    mode: int,
+    return_indices: bool,
+    out: np.ndarray[Any, Any] | None,
+) -> np.ndarray[Any, Any] | tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]: ...
+def avg_pool2d(
+    x: np.ndarray[Any, Any],
+    kh: int,
+    kw: int,
+    sh: int,
+    sw: int,
+    pt: int,
+    pb: int,
+    pl: int,
+    pr: int,
+    ceil_mode: bool,
+    mode: int,
+    count_include_pad: bool,
+    divisor_override: int,
+    dtype: np.dtype[Any] | None,
+    out: np.ndarray[Any, Any] | None,
+) -> np.ndarray[Any, Any]: ...
+def set_num_threads(n: int) -> None: ...
+def get_num_threads() -> int: ...
+def openmp_enabled() -> bool: ...
+def compiler() -> str: ...
+def get_simd_level() -> str: ...
+def best_simd_level() -> str: ...
+def set_simd_level(name: str) -> None: ...
+def supported_simd_levels() -> list[str]: ...
+def compiled_simd_levels() -> list[str]: ...
