@@ -432,6 +432,27 @@ struct MaxIndexed {
 // ---------------------------------------------------------------------------------------------
 // Average pooling. A = accumulator, M = type the mean is computed in.
 
+// out = sum / d, exactly as IEEE division. A power-of-two divisor (2x2, 4x4 windows) uses the
+// exact reciprocal instead: multiplying by 2^-k rounds identically to dividing by 2^k, and a
+// multiply costs far less than a vector divide.
+template <class M>
+struct Divisor {
+  M d, inv;
+  bool pow2;
+  explicit Divisor(i64 v) : d(static_cast<M>(v)), inv(M(1) / static_cast<M>(v)) {
+    const std::uint64_t m = v < 0 ? static_cast<std::uint64_t>(-v) : static_cast<std::uint64_t>(v);
+    pow2 = m != 0 && (m & (m - 1)) == 0;
+  }
+  template <class A, class O>
+  inline void apply(const A* NHWCPOOL_RESTRICT sum, O* NHWCPOOL_RESTRICT out, i64 n) const {
+    if (pow2) {
+      for (i64 c = 0; c < n; ++c) out[c] = static_cast<O>(static_cast<M>(sum[c]) * inv);
+    } else {
+      for (i64 c = 0; c < n; ++c) out[c] = static_cast<O>(static_cast<M>(sum[c]) / d);
+    }
+  }
+};
+
 template <class T, class A, class M>
 struct Avg {
   static void run(const void* vctx, i64 begin, i64 end) {
@@ -459,12 +480,10 @@ struct Avg {
       const i64 dh = a.count_include_pad ? ht.padded_count[ohi] : ht.count[ohi];
       for (i64 o = 0; o < g.OW; ++o) {
         const auto oi = static_cast<std::size_t>(o);
-        const M div = a.divisor_override != 0
-                          ? static_cast<M>(a.divisor_override)
-                          : static_cast<M>(dh * (a.count_include_pad ? wt.padded_count[oi] : wt.count[oi]));
-        const A* NHWCPOOL_RESTRICT s = sum.p + o * C;
-        M* NHWCPOOL_RESTRICT d = mean + o * C;
-        for (i64 c = 0; c < C; ++c) d[c] = static_cast<M>(s[c]) / div;
+        const Divisor<M> div(a.divisor_override != 0
+                                 ? a.divisor_override
+                                 : dh * (a.count_include_pad ? wt.padded_count[oi] : wt.count[oi]));
+        div.apply(sum.p + o * C, mean + o * C, C);
       }
       if (!direct_out) store_convert(mean, orow, a.out_dtype, OWC);
     }
@@ -508,12 +527,21 @@ template <class Op, class A, class T, bool Full>
 inline void reduce_block(const Window<T>& win, i64 c0, i64 cb, A* NHWCPOOL_RESTRICT acc) {
   constexpr i64 B = block_of<A>();
   const i64 n = Full ? B : cb;
-  alignas(64) A tmp[B];
-  const A* v = tap_values<A>(win.taps[0] + c0, tmp, n);
-  for (i64 c = 0; c < n; ++c) acc[c] = v[c];
-  for (i64 t = 1; t < win.ntaps; ++t) {
-    v = tap_values<A>(win.taps[t] + c0, tmp, n);
-    for (i64 c = 0; c < n; ++c) acc[c] = Op::f(acc[c], v[c]);
+  if constexpr (std::is_same<T, half_t>::value) {  // converted through a small buffer (F16C)
+    alignas(64) A tmp[B];
+    const A* v = tap_values<A>(win.taps[0] + c0, tmp, n);
+    for (i64 c = 0; c < n; ++c) acc[c] = v[c];
+    for (i64 t = 1; t < win.ntaps; ++t) {
+      v = tap_values<A>(win.taps[t] + c0, tmp, n);
+      for (i64 c = 0; c < n; ++c) acc[c] = Op::f(acc[c], v[c]);
+    }
+  } else {  // converted in the loop (widening int/float conversions vectorize)
+    const T* s = win.taps[0] + c0;
+    for (i64 c = 0; c < n; ++c) acc[c] = static_cast<A>(s[c]);
+    for (i64 t = 1; t < win.ntaps; ++t) {
+      s = win.taps[t] + c0;
+      for (i64 c = 0; c < n; ++c) acc[c] = Op::f(acc[c], static_cast<A>(s[c]));
+    }
   }
 }
 
@@ -552,17 +580,29 @@ inline void store_max(const A* src, T* dst, i64 n) {
   }
 }
 
+// Windows with more taps than this use the "wide" variant: taps outer, long channel blocks
+// inner with the accumulator in L1 (PyTorch's channels-last loop order). Register blocking
+// over many taps would open one memory stream per tap, more than the prefetchers follow.
+constexpr i64 kSmallWindow = 16;
+// Channel block of the wide variant, in bytes of accumulator (fits L1 with its input tap).
+constexpr i64 kWideBlockBytes = 8192;
+
+inline bool wide_window(const Geometry& g) { return g.h.kernel * g.w.kernel > kSmallWindow; }
+
 // Per-window tap lists shared by the direct kernels.
 template <class T>
 struct TapList {
   Scratch<const T*> rows, taps;
-  Scratch<i64> rowidx, flat;  // with indices: input row of each row slot, y*W+x of each tap
+  Scratch<i64> cols, rowidx, flat;  // with indices: input row of each row slot, y*W+x of each tap
   i64 nrows = 0, ncols = 0;
+  bool wide;
   explicit TapList(const Geometry& g, bool with_indices = false)
       : rows(g.h.kernel),
-        taps(g.h.kernel * g.w.kernel),
+        taps(wide_window(g) ? 0 : g.h.kernel * g.w.kernel),
+        cols(g.w.kernel),
         rowidx(with_indices ? g.h.kernel : 0),
-        flat(with_indices ? g.h.kernel * g.w.kernel : 0) {}
+        flat(with_indices && !wide_window(g) ? g.h.kernel * g.w.kernel : 0),
+        wide(wide_window(g)) {}
   // In-range input rows of output row (n, oh).
   void set_rows(const InputView& in, const Geometry& g, const AxisTable& ht, i64 n, i64 oh) {
     const auto oi = static_cast<std::size_t>(oh);
@@ -573,22 +613,67 @@ struct TapList {
       if (rowidx.p) rowidx.p[t] = hf + t * g.h.dilation;
     }
   }
-  // Row-major taps of window (oh, ow).
+  // Columns of window (oh, ow), and for small windows the row-major flat tap list.
   Window<T> window(const Geometry& g, const AxisTable& wt, i64 ow) {
     const auto oi = static_cast<std::size_t>(ow);
     const i64 wf = wt.first[oi];
     ncols = wt.count[oi];
+    for (i64 j = 0; j < ncols; ++j) cols.p[j] = (wf + j * g.w.dilation) * g.C;
+    if (wide) return Window<T>{nullptr, nrows * ncols};
     i64 k = 0;
     for (i64 r = 0; r < nrows; ++r) {
       for (i64 j = 0; j < ncols; ++j) {
-        const i64 w = wf + j * g.w.dilation;
-        if (flat.p) flat.p[k] = rowidx.p[r] * g.W + w;
-        taps.p[k++] = rows.p[r] + w * g.C;
+        if (flat.p) flat.p[k] = rowidx.p[r] * g.W + cols.p[j] / g.C;
+        taps.p[k++] = rows.p[r] + cols.p[j];
       }
     }
     return Window<T>{taps.p, k};
   }
+  // y*W + x of tap `t` (row-major ordinal) of the current wide window.
+  i64 wide_index(const Geometry& g, i64 t) const {
+    const i64 r = t / ncols, j = t - r * ncols;
+    return rowidx.p[r] * g.W + cols.p[j] / g.C;
+  }
 };
+
+// Wide-window reductions over a channel block [c0, c0 + cb): taps outer, channels inner.
+template <class Op, class A, class T>
+void reduce_wide(const TapList<T>& tl, i64 c0, i64 cb, A* NHWCPOOL_RESTRICT acc, A* tmp) {
+  copy_from(acc, tl.rows.p[0] + tl.cols.p[0] + c0, cb);
+  for (i64 r = 0; r < tl.nrows; ++r) {
+    const T* row = tl.rows.p[r] + c0;
+    for (i64 j = (r == 0 ? 1 : 0); j < tl.ncols; ++j) {
+      if constexpr (std::is_same<T, half_t>::value) {
+        combine<Op>(acc, tap_values<A>(row + tl.cols.p[j], tmp, cb), cb);
+      } else {
+        (void)tmp;
+        combine_from<Op>(acc, row + tl.cols.p[j], cb);
+      }
+    }
+  }
+}
+
+template <class A, class T>
+void argmax_wide(const TapList<T>& tl, i64 c0, i64 cb, A* NHWCPOOL_RESTRICT acc, i64* NHWCPOOL_RESTRICT ord,
+                 A* tmp) {
+  const A* v = tap_values<A>(tl.rows.p[0] + tl.cols.p[0] + c0, tmp, cb);
+  for (i64 c = 0; c < cb; ++c) {
+    acc[c] = v[c];
+    ord[c] = 0;
+  }
+  for (i64 r = 0; r < tl.nrows; ++r) {
+    const T* row = tl.rows.p[r] + c0;
+    for (i64 j = (r == 0 ? 1 : 0); j < tl.ncols; ++j) {
+      const i64 tap = r * tl.ncols + j;
+      v = tap_values<A>(row + tl.cols.p[j], tmp, cb);
+      for (i64 c = 0; c < cb; ++c) {
+        const bool take = (v[c] > acc[c]) | (v[c] != v[c]);  // NOLINT: NaN test
+        acc[c] = take ? v[c] : acc[c];
+        ord[c] = take ? tap : ord[c];
+      }
+    }
+  }
+}
 
 template <class T>
 struct MaxDirect {
@@ -600,6 +685,8 @@ struct MaxDirect {
     const i64 C = g.C, OWC = g.OW * C;
     TapList<T> tl(g);
     alignas(64) A acc[B];
+    constexpr i64 WB = kWideBlockBytes / static_cast<i64>(sizeof(A));
+    Scratch<A> wacc(tl.wide ? WB : 0), wtmp(tl.wide ? WB : 0);
     for (i64 r = begin; r < end; ++r) {
       const i64 n = r / g.OH, oh = r - n * g.OH;
       T* orow = static_cast<T*>(a.out) + r * OWC;
@@ -612,6 +699,14 @@ struct MaxDirect {
             const i64 cb = C - c0 < B ? C - c0 : B;
             fill(acc, lowest_value<A>(), cb);
             store_max(acc, o + c0, cb);
+          }
+          continue;
+        }
+        if (tl.wide) {
+          for (i64 c0 = 0; c0 < C; c0 += WB) {
+            const i64 cb = C - c0 < WB ? C - c0 : WB;
+            reduce_wide<MaxOp>(tl, c0, cb, wacc.p, wtmp.p);
+            store_max(wacc.p, o + c0, cb);
           }
           continue;
         }
@@ -642,6 +737,9 @@ struct MaxIndexedDirect {
     TapList<T> tl(g, true);
     alignas(64) A acc[B];
     alignas(64) I ord[B];
+    constexpr i64 WB = kWideBlockBytes / static_cast<i64>(sizeof(A));
+    Scratch<A> wacc(tl.wide ? WB : 0), wtmp(tl.wide ? WB : 0);
+    Scratch<i64> word(tl.wide ? WB : 0);
     for (i64 r = begin; r < end; ++r) {
       const i64 n = r / g.OH, oh = r - n * g.OH;
       const auto ohi = static_cast<std::size_t>(oh);
@@ -661,6 +759,15 @@ struct MaxIndexedDirect {
             store_max(acc, o + c0, cb);
           }
           fill(ix, start, C);
+          continue;
+        }
+        if (tl.wide) {
+          for (i64 c0 = 0; c0 < C; c0 += WB) {
+            const i64 cb = C - c0 < WB ? C - c0 : WB;
+            argmax_wide(tl, c0, cb, wacc.p, word.p, wtmp.p);
+            store_max(wacc.p, o + c0, cb);
+            for (i64 c = 0; c < cb; ++c) ix[c0 + c] = tl.wide_index(g, word.p[c]);
+          }
           continue;
         }
         const i64* flat = tl.flat.p;
@@ -690,8 +797,13 @@ struct AvgDirect {
     const i64 C = g.C, OWC = g.OW * C;
     const int osize = itemsize(a.out_dtype);
     TapList<T> tl(g);
-    alignas(64) A acc[B];
-    alignas(64) M mean[B];
+    constexpr i64 WB = kWideBlockBytes / static_cast<i64>(sizeof(A));
+    const i64 AB = tl.wide ? WB : B;  // accumulator block
+    Scratch<A> wacc(tl.wide ? WB : 0), wtmp(tl.wide ? WB : 0);
+    Scratch<M> means(AB);
+    alignas(64) A sacc[B];
+    A* acc = tl.wide ? wacc.p : sacc;
+    M* mean = means.p;
     for (i64 r = begin; r < end; ++r) {
       const i64 n = r / g.OH, oh = r - n * g.OH;
       const auto ohi = static_cast<std::size_t>(oh);
@@ -702,23 +814,24 @@ struct AvgDirect {
         const auto owi = static_cast<std::size_t>(ow);
         char* o = orow + ow * C * osize;
         const Window<T> win = tl.window(g, wt, ow);
-        const M div = a.divisor_override != 0
-                          ? static_cast<M>(a.divisor_override)
-                          : static_cast<M>(dh * (a.count_include_pad ? wt.padded_count[owi] : wt.count[owi]));
-        for (i64 c0 = 0; c0 < C; c0 += B) {
-          const i64 cb = C - c0 < B ? C - c0 : B;
+        const Divisor<M> div(a.divisor_override != 0
+                                 ? a.divisor_override
+                                 : dh * (a.count_include_pad ? wt.padded_count[owi] : wt.count[owi]));
+        for (i64 c0 = 0; c0 < C; c0 += AB) {
+          const i64 cb = C - c0 < AB ? C - c0 : AB;
           if (win.ntaps == 0) {
             fill(acc, A(0), cb);
+          } else if (tl.wide) {
+            reduce_wide<SumOp>(tl, c0, cb, acc, wtmp.p);
           } else if (cb == B) {
             reduce_block<SumOp, A, T, true>(win, c0, B, acc);
           } else {
             reduce_block<SumOp, A, T, false>(win, c0, cb, acc);
           }
           if (std::is_same<T, float>::value && a.out_dtype == DType::f32) {
-            float* d = reinterpret_cast<float*>(o) + c0;
-            for (i64 c = 0; c < cb; ++c) d[c] = static_cast<float>(static_cast<M>(acc[c]) / div);
+            div.apply(acc, reinterpret_cast<float*>(o) + c0, cb);
           } else {
-            for (i64 c = 0; c < cb; ++c) mean[c] = static_cast<M>(acc[c]) / div;
+            div.apply(acc, mean, cb);
             store_convert(mean, o + c0 * osize, a.out_dtype, cb);
           }
         }
@@ -730,12 +843,9 @@ struct AvgDirect {
 // Direct (per window) or separable (rows, then columns)? Cost per output element, in taps:
 // direct kh*kw; separable about kh*W/OW + kw. Small channel counts always go separable,
 // where the loops run over W*C.
-constexpr i64 kMaxDirectTaps = 1024;
-
 template <class A>
 bool use_direct(const Geometry& g) {
   if (g.C * static_cast<i64>(sizeof(A)) < kSmallPixelBytes) return false;
-  if (g.h.kernel * g.w.kernel > kMaxDirectTaps) return false;  // tap list stays small
   const double direct = static_cast<double>(g.h.kernel) * static_cast<double>(g.w.kernel);
   const double separable = static_cast<double>(g.h.kernel) * static_cast<double>(g.W) / static_cast<double>(g.OW) +
                            static_cast<double>(g.w.kernel);

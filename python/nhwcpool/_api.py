@@ -433,7 +433,7 @@ def _config() -> dict[str, Any]:
 def show_config() -> None:
     """Print the version, compiler, OpenMP status, SIMD level chosen at run time and threads."""
     c = _config()
-    [
+    lines = [
         f"nhwcpool {c['version']}",
         f"  python:    {c['python']} (numpy {c['numpy']})",
         f"  compiler:  {c['compiler']}",
@@ -445,3 +445,4 @@ def show_config() -> None:
         ),
         f"  NHWCPOOL_SIMD: {c['NHWCPOOL_SIMD'] or 'not set'}",
     ]
+    print("\n".join(lines))
