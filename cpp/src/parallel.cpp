@@ -5,10 +5,22 @@
 #ifdef _OPENMP
 #include <omp.h>
 #endif
+#if defined(__unix__) || defined(__APPLE__)
+#include <pthread.h>
+#define NHWCPOOL_HAVE_ATFORK 1
+#endif
 
 namespace nhwcpool {
 namespace {
 std::atomic<int> g_threads{1};
+// Set in a child created by fork(): GCC's libgomp cannot start a thread team there once the
+// parent has used one (the child hangs; GCC bug 60035, LightGBM#4751), so the child runs serial.
+std::atomic<bool> g_forked_child{false};
+
+#ifdef NHWCPOOL_HAVE_ATFORK
+void on_fork_child() { g_forked_child.store(true, std::memory_order_relaxed); }
+[[maybe_unused]] const bool g_atfork_registered = [] { return pthread_atfork(nullptr, nullptr, &on_fork_child) == 0; }();
+#endif
 // Below this much work (elements touched) a call runs on the calling thread only.
 constexpr std::int64_t kSerialWork = std::int64_t{1} << 16;
 }  // namespace
@@ -28,7 +40,7 @@ void parallel_for(std::int64_t n, std::int64_t work, int threads, RangeFn fn, co
   if (n <= 0) return;
   std::int64_t nt = threads < 1 ? 1 : threads;
   if (nt > n) nt = n;
-  if (work < kSerialWork) nt = 1;
+  if (work < kSerialWork || g_forked_child.load(std::memory_order_relaxed)) nt = 1;
 #ifdef _OPENMP
   if (nt > 1) {
     // MSVC's OpenMP 2.0 wants a signed loop index in canonical form.
