@@ -18,7 +18,7 @@ Spec rules implemented here (see the brief):
   the index of the first tap whose row and column are >= 0.
 * Average: the PyTorch divisor rules (count_include_pad counts cells inside
   [-pad_begin, n + pad_end), never the ceil_mode overhang; divisor_override
-  wins); float16 -> float32 accumulation, float32 -> float64, integers exact,
+  wins); float16 -> float32 accumulation, float32 -> float32 up to 64 cells (float64 beyond), integers exact,
   result float64 unless ``dtype=``; integer output dtypes round half to even and
   clip (NaN -> 0).
 """
@@ -222,7 +222,9 @@ def max_pool2d(x, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=Fal
 def acc_eps(in_dtype):
     """Machine epsilon of the accumulator the spec prescribes (0 = exact)."""
     in_dtype = np.dtype(in_dtype)
-    if in_dtype == np.float16:
+    if in_dtype in (np.float16, np.float32):
+        # float16 sums in float32; float32 sums in float32 up to 64 cells (PyTorch's arithmetic)
+        # and in float64 beyond: float32's epsilon bounds both.
         return float(np.finfo(np.float32).eps)
     if in_dtype.kind == "f":
         return float(np.finfo(np.float64).eps)

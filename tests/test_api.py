@@ -345,18 +345,31 @@ def test_float16_accumulates_in_float32():
     assert nhwcpool.avg_pool2d(y, 2)[0, 0] != np.float16(512)
 
 
-def test_float32_accumulates_in_float64():
-    x = np.full((1, 2, 2, 17), 3e38, np.float32)  # sum overflows float32
+def test_float32_average_sums():
+    # The mean of finite values is finite: a row whose float32 sum overflows is redone in float64.
+    x = np.full((1, 2, 2, 17), 3e38, np.float32)
     np.testing.assert_array_equal(nhwcpool.avg_pool2d(x, 2), x[:, :1, :1])
     np.testing.assert_array_equal(nhwcpool.global_avg_pool2d(x), x[:, :1, :1])
+    x3 = np.full((1, 2, 2, 3), -3e38, np.float32)  # the small-channel (separable) path too
+    np.testing.assert_array_equal(nhwcpool.avg_pool2d(x3, 2), x3[:, :1, :1])
+    # Up to 64 cells, float32 sums in row-major order as PyTorch: 2**24 + 1 rounds to 2**24.
     y = np.zeros((2, 2, 17), np.float32)
     y[0, 0] = 2.0**24
     y[0, 1] = 1.0
     y[1, 0] = 1.0
     got = nhwcpool.avg_pool2d(y, 2)
-    # exact mean (2**24 + 2) / 4 = 4194304.5 is a float32; float32 summation gives 4194304
-    np.testing.assert_array_equal(got[0, 0], np.full(17, 4194304.5, np.float32))
+    np.testing.assert_array_equal(got[0, 0], np.full(17, 4194304.0, np.float32))
     assert got.dtype == np.float32
+    # dtype=float64 sums in float64: the exact mean (2**24 + 2) / 4.
+    np.testing.assert_array_equal(nhwcpool.avg_pool2d(y, 2, dtype=np.float64)[0, 0], np.full(17, 4194304.5))
+    # More than 64 cells: float64 sums, then one rounding to float32.
+    z = np.zeros((9, 9, 17), np.float32)
+    z[0, 0] = 2.0**24
+    z[0, 1] = 1.0
+    z[1, 0] = 1.0
+    np.testing.assert_array_equal(
+        nhwcpool.global_avg_pool2d(z, keepdims=False), np.full(17, np.float32((2.0**24 + 2) / 81))
+    )
 
 
 def test_integer_sums_are_exact():
