@@ -466,11 +466,16 @@ struct Divisor {
 // float32 sums (kFloatSumCells) can overflow where the mean is finite (e.g. values near
 // FLT_MAX). A row with any non-finite mean is redone with float64 sums, so the mean of finite
 // values is always finite; rows holding inf/NaN inputs take this path and give the same result.
-template <class M>
-bool all_finite(const M* v, i64 n) {
-  bool ok = true;
-  for (i64 i = 0; i < n; ++i) ok &= (v[i] - v[i]) == (v[i] - v[i]);  // false for inf and NaN
-  return ok;
+inline bool all_finite(const float* v, i64 n) {
+  // Largest exponent field (an unsigned max reduction, which vectorizes); all ones = inf/NaN.
+  std::uint32_t top = 0;
+  for (i64 i = 0; i < n; ++i) {
+    std::uint32_t u;
+    std::memcpy(&u, v + i, 4);
+    u &= 0x7f800000u;
+    top = u > top ? u : top;
+  }
+  return top != 0x7f800000u;
 }
 
 template <class T>
@@ -480,7 +485,7 @@ void avg_row_float64(const AvgPoolArgs& a, i64 n, i64 oh, void* orow) {
   const AxisTable& wt = *a.wtab;
   const auto ohi = static_cast<std::size_t>(oh);
   const i64 C = g.C, osize = itemsize(a.out_dtype);
-  Scratch<double> sum(C);
+  Scratch<double> sum(C), mean(C);
   const i64 dh = a.count_include_pad ? ht.padded_count[ohi] : ht.count[ohi];
   for (i64 ow = 0; ow < g.OW; ++ow) {
     const auto owi = static_cast<std::size_t>(ow);
@@ -495,8 +500,8 @@ void avg_row_float64(const AvgPoolArgs& a, i64 n, i64 oh, void* orow) {
     const Divisor<double> div(a.divisor_override != 0
                                   ? a.divisor_override
                                   : dh * (a.count_include_pad ? wt.padded_count[owi] : wt.count[owi]));
-    div.apply(sum.p, sum.p, C);
-    store_convert(sum.p, static_cast<char*>(orow) + ow * C * osize, a.out_dtype, C);
+    div.apply(sum.p, mean.p, C);
+    store_convert(mean.p, static_cast<char*>(orow) + ow * C * osize, a.out_dtype, C);
   }
 }
 
@@ -627,22 +632,23 @@ inline void reduce_block<MaxOp, float, float, true>(const Window<float>& win, i6
 }
 #endif
 
-// Argmax over a window: acc values and the row-major ordinal of the winning tap (I has the
-// width of A where possible, so one compare mask drives both blends; PyTorch's kernels use the
-// same trick with an index vector of the value's width).
+// Argmax over a window: acc values and the flat index y*W + x of the winning tap, held as I
+// (int32 beside float lanes where the plane allows), so one compare mask drives both blends and
+// the indices are widened to int64 once, as PyTorch's channels-last kernel does.
 template <class A, class T, class I, bool Full>
-inline void argmax_block(const Window<T>& win, i64 c0, i64 cb, A* NHWCPOOL_RESTRICT acc,
+inline void argmax_block(const Window<T>& win, const i64* flat, i64 c0, i64 cb, A* NHWCPOOL_RESTRICT acc,
                          I* NHWCPOOL_RESTRICT ord) {
   constexpr i64 B = block_of<A>();
   const i64 n = Full ? B : cb;
   alignas(64) A tmp[B];
   const A* v = tap_values<A>(win.taps[0] + c0, tmp, n);
+  const I tap0 = static_cast<I>(flat[0]);
   for (i64 c = 0; c < n; ++c) {
     acc[c] = v[c];
-    ord[c] = 0;
+    ord[c] = tap0;
   }
   for (i64 t = 1; t < win.ntaps; ++t) {
-    const I tap = static_cast<I>(t);
+    const I tap = static_cast<I>(flat[t]);
     v = tap_values<A>(win.taps[t] + c0, tmp, n);
     for (i64 c = 0; c < n; ++c) {
       const bool take = (v[c] > acc[c]) | (v[c] != v[c]);  // NOLINT: NaN test
@@ -857,12 +863,12 @@ struct MaxIndexedDirect {
         for (i64 c0 = 0; c0 < C; c0 += B) {
           const i64 cb = C - c0 < B ? C - c0 : B;
           if (cb == B) {
-            argmax_block<A, T, I, true>(win, c0, B, acc, ord);
+            argmax_block<A, T, I, true>(win, flat, c0, B, acc, ord);
           } else {
-            argmax_block<A, T, I, false>(win, c0, cb, acc, ord);
+            argmax_block<A, T, I, false>(win, flat, c0, cb, acc, ord);
           }
           store_max(acc, o + c0, cb);
-          for (i64 c = 0; c < cb; ++c) ix[c0 + c] = flat[ord[c]];
+          for (i64 c = 0; c < cb; ++c) ix[c0 + c] = static_cast<i64>(ord[c]);  // widening, vectorized
         }
       }
     }
@@ -954,7 +960,9 @@ void run_max(const MaxPoolArgs& a) {
   using I = typename std::conditional<sizeof(A) <= 4, std::int32_t, std::int64_t>::type;
   RangeFn fn;
   if (a.indices) {
-    const bool wide = static_cast<double>(a.geo.h.kernel) * static_cast<double>(a.geo.w.kernel) >= 2147483647.0;
+    // Indices are blended as I (int32 beside float lanes) and widened once; that needs every
+    // y*W + x of the plane to fit.
+    const bool wide = static_cast<double>(a.geo.H) * static_cast<double>(a.geo.W) >= 2147483647.0;
     if (!use_direct<A>(a.geo)) {
       fn = &MaxIndexed<T>::run;
     } else {
