@@ -146,6 +146,13 @@ struct SumOp {
   }
 };
 
+// PyTorch's index for a window with no in-range tap: y*W + x of its first tap >= 0, which
+// can lie far outside the plane with extreme dilation; wraps (defined) instead of overflowing.
+inline i64 start_index(i64 y, i64 W, i64 x) {
+  return static_cast<i64>(static_cast<std::uint64_t>(y) * static_cast<std::uint64_t>(W) +
+                          static_cast<std::uint64_t>(x));
+}
+
 template <class A>
 inline A lowest_value() {
   return std::numeric_limits<A>::has_infinity ? -std::numeric_limits<A>::infinity()
@@ -290,7 +297,7 @@ constexpr i64 kSmallPixelBytes = 64;
 template <class Op, class A>
 void horizontal(const A* NHWCPOOL_RESTRICT row, A* NHWCPOOL_RESTRICT out, const Geometry& g,
                 const AxisTable& wt, A* NHWCPOOL_RESTRICT sh, A empty) {
-  const i64 C = g.C, OW = g.OW, kw = g.w.kernel, step = g.w.dilation * C;
+  const i64 C = g.C, OW = g.OW, kw = g.w.kernel, dw = g.w.dilation;
   i64 fb = wt.full_begin, fe = wt.full_end;
   const bool small = sh != nullptr && fe > fb && C * static_cast<i64>(sizeof(A)) < kSmallPixelBytes;
   if (small) {
@@ -299,7 +306,8 @@ void horizontal(const A* NHWCPOOL_RESTRICT row, A* NHWCPOOL_RESTRICT out, const 
     const i64 len = (c1 - c0 + 1) * C;
     const A* base = row + c0 * C;
     std::memcpy(sh, base, static_cast<std::size_t>(len) * sizeof(A));
-    for (i64 t = 1; t < kw; ++t) combine<Op>(sh, base + t * step, len);
+    // Full windows exist, so (kw-1)*dw < W and these offsets stay inside the row.
+    for (i64 t = 1; t < kw; ++t) combine<Op>(sh, base + t * dw * C, len);
     if (g.w.stride == 1) {
       std::memcpy(out + fb * C, sh, static_cast<std::size_t>((fe - fb) * C) * sizeof(A));
     } else {
@@ -324,9 +332,10 @@ void horizontal(const A* NHWCPOOL_RESTRICT row, A* NHWCPOOL_RESTRICT out, const 
       fill(d, empty, C);
       continue;
     }
-    const A* s = row + wt.first[oi] * C;
+    const i64 f = wt.first[oi];
+    const A* s = row + f * C;
     for (i64 c = 0; c < C; ++c) d[c] = s[c];
-    for (i64 t = 1; t < cnt; ++t) combine<Op>(d, s + t * step, C);
+    for (i64 t = 1; t < cnt; ++t) combine<Op>(d, row + (f + t * dw) * C, C);
   }
 }
 
@@ -403,7 +412,7 @@ struct MaxIndexed {
       const i64 hstart = ht.start[ohi];
       for (i64 o = 0; o < g.OW; ++o) {
         fill(val + o * C, lowest_value<A>(), C);
-        fill(idx + o * C, hstart * W + wt.start[static_cast<std::size_t>(o)], C);
+        fill(idx + o * C, start_index(hstart, W, wt.start[static_cast<std::size_t>(o)]), C);
       }
       const i64 hf = ht.first[ohi], hc = ht.count[ohi];
       for (i64 t = 0; t < hc; ++t) {
@@ -451,7 +460,8 @@ struct Divisor {
   bool pow2 = true;
   Divisor() = default;
   explicit Divisor(i64 v) : d(static_cast<M>(v)), inv(M(1) / static_cast<M>(v)) {
-    const std::uint64_t m = v < 0 ? static_cast<std::uint64_t>(-v) : static_cast<std::uint64_t>(v);
+    const std::uint64_t u = static_cast<std::uint64_t>(v);
+    const std::uint64_t m = v < 0 ? ~u + 1u : u;  // |v| without negating INT64_MIN
     pow2 = m != 0 && (m & (m - 1)) == 0;
   }
   template <class A, class O>
@@ -681,8 +691,9 @@ constexpr i64 kWideBlockBytes = 8192;
 // (measured 15-30% faster than register blocking for 2x2/s2 and 3x3/s2). Register blocking
 // wins where inputs are reused from cache by many windows (3x3/s1).
 inline bool wide_window(const Geometry& g) {
-  const i64 taps = g.h.kernel * g.w.kernel;
-  return taps > kSmallWindow || 2 * taps <= 5 * g.h.stride * g.w.stride;
+  const i64 taps = g.taps_h * g.taps_w;  // <= H*W: no overflow
+  return taps > kSmallWindow || 2.0 * static_cast<double>(taps) <=
+                                   5.0 * static_cast<double>(g.h.stride) * static_cast<double>(g.w.stride);
 }
 
 // Per-window tap lists shared by the direct kernels.
@@ -693,12 +704,12 @@ struct TapList {
   i64 nrows = 0, ncols = 0;
   bool wide;
   explicit TapList(const Geometry& g, bool with_indices = false)
-      : rows(g.h.kernel),
-        taps(wide_window(g) ? 0 : g.h.kernel * g.w.kernel),
-        cols(g.w.kernel),
-        colw(with_indices ? g.w.kernel : 0),
-        rowidx(with_indices ? g.h.kernel : 0),
-        flat(with_indices && !wide_window(g) ? g.h.kernel * g.w.kernel : 0),
+      : rows(g.taps_h),
+        taps(wide_window(g) ? 0 : g.taps_h * g.taps_w),
+        cols(g.taps_w),
+        colw(with_indices ? g.taps_w : 0),
+        rowidx(with_indices ? g.taps_h : 0),
+        flat(with_indices && !wide_window(g) ? g.taps_h * g.taps_w : 0),
         wide(wide_window(g)) {}
   // In-range input rows of output row (n, oh).
   void set_rows(const InputView& in, const Geometry& g, const AxisTable& ht, i64 n, i64 oh) {
@@ -856,7 +867,7 @@ struct MaxIndexedDirect {
         i64* ix = irow + ow * C;
         const Window<T> win = tl.window(g, wt, ow);
         if (win.ntaps == 0) {  // no in-range tap: PyTorch's -inf and start index
-          const i64 start = ht.start[ohi] * W + wt.start[owi];
+          const i64 start = start_index(ht.start[ohi], W, wt.start[owi]);
           for (i64 c0 = 0; c0 < C; c0 += B) {
             const i64 cb = C - c0 < B ? C - c0 : B;
             fill(acc, lowest_value<A>(), cb);
@@ -966,17 +977,17 @@ struct AvgDirect {
 template <class A>
 bool use_direct(const Geometry& g) {
   if (g.C * static_cast<i64>(sizeof(A)) < kSmallPixelBytes) return false;
-  const double direct = static_cast<double>(g.h.kernel) * static_cast<double>(g.w.kernel);
-  const double separable = static_cast<double>(g.h.kernel) * static_cast<double>(g.W) / static_cast<double>(g.OW) +
-                           static_cast<double>(g.w.kernel);
+  const double direct = static_cast<double>(g.taps_h) * static_cast<double>(g.taps_w);
+  const double separable = static_cast<double>(g.taps_h) * static_cast<double>(g.W) / static_cast<double>(g.OW) +
+                           static_cast<double>(g.taps_w);
   return direct <= 1.5 * separable;
 }
 
 // Rough cost of a call, for the serial/parallel decision.
 i64 work_estimate(const Geometry& g) {
   const double w = static_cast<double>(g.N) * static_cast<double>(g.OH) *
-                   (static_cast<double>(g.W) * static_cast<double>(g.C) * static_cast<double>(g.h.kernel) +
-                    static_cast<double>(g.OW) * static_cast<double>(g.C) * static_cast<double>(g.w.kernel));
+                   (static_cast<double>(g.W) * static_cast<double>(g.C) * static_cast<double>(g.taps_h) +
+                    static_cast<double>(g.OW) * static_cast<double>(g.C) * static_cast<double>(g.taps_w));
   return w > 9.0e18 ? std::numeric_limits<i64>::max() : static_cast<i64>(w);
 }
 
@@ -1042,7 +1053,7 @@ void avg_pool(const AvgPoolArgs& a) {
       // Up to 64 cells: float32 sums in row-major order and a float32 division, which is
       // PyTorch's arithmetic (bit-identical results on the direct path); larger windows (global
       // pooling of big images) or a float64 result sum in float64.
-      if (a.out_dtype == DType::f64 || a.geo.h.kernel * a.geo.w.kernel > kFloatSumCells) {
+      if (a.out_dtype == DType::f64 || a.geo.taps_h * a.geo.taps_w > kFloatSumCells) {
         run_avg<float, double, double>(a);
       } else {
         run_avg<float, float, float>(a);

@@ -1,6 +1,7 @@
 #include "nhwcpool/parallel.hpp"
 
 #include <atomic>
+#include <exception>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -45,12 +46,21 @@ void parallel_for(std::int64_t n, std::int64_t work, int threads, RangeFn fn, co
   if (nt > 1) {
     // MSVC's OpenMP 2.0 wants a signed loop index in canonical form.
     const int team = static_cast<int>(nt);
+    // An exception must not leave an OpenMP region (that terminates the process): each chunk
+    // catches it, and the first one is rethrown here (a failed allocation -> MemoryError).
+    std::exception_ptr error;
+    std::atomic<bool> failed{false};
 #pragma omp parallel for num_threads(team) schedule(static, 1)
     for (int t = 0; t < team; ++t) {
       const std::int64_t b = n * t / team;
       const std::int64_t e = n * (t + 1) / team;
-      if (b < e) fn(ctx, b, e);
+      try {
+        if (b < e) fn(ctx, b, e);
+      } catch (...) {
+        if (!failed.exchange(true)) error = std::current_exception();
+      }
     }
+    if (error) std::rethrow_exception(error);
     return;
   }
 #endif

@@ -96,7 +96,10 @@ std::int64_t output_size(std::int64_t n, const AxisParams& p, bool ceil_mode,
   const std::int64_t padded =
       checked_add(checked_add(n, p.pad_begin, "padded input size"), p.pad_end, "padded input size");
   const std::int64_t span = padded - eff;  // may be negative: window larger than padded input
-  std::int64_t out = floor_div(span + (ceil_mode ? p.stride - 1 : 0), p.stride) + 1;
+  // floor (or ceil) of span / stride without forming span + stride - 1, which can overflow.
+  std::int64_t out = floor_div(span, p.stride);
+  if (ceil_mode && span - out * p.stride != 0) ++out;
+  ++out;
   // PyTorch's ceil_mode rule: the last window must start inside the input or the begin padding.
   if (ceil_mode && out > 0 && (out - 1) > (n + p.pad_begin - 1) / p.stride) --out;
   if (out < 1) {
@@ -131,6 +134,8 @@ Geometry make_geometry(std::int64_t N, std::int64_t H, std::int64_t W, std::int6
   g.N = N; g.H = H; g.W = W; g.C = C; g.h = h; g.w = w;
   g.OH = output_size(H, h, ceil_mode, check_pad_limit, "height");
   g.OW = output_size(W, w, ceil_mode, check_pad_limit, "width");
+  g.taps_h = h.kernel < ceil_div_pos(H, h.dilation) ? h.kernel : ceil_div_pos(H, h.dilation);
+  g.taps_w = w.kernel < ceil_div_pos(W, w.dilation) ? w.kernel : ceil_div_pos(W, w.dilation);
   // Every element count and byte count the kernels may form must fit in int64.
   const std::int64_t plane_in = checked_mul(H, W, "input size H*W");
   checked_mul(checked_mul(checked_mul(plane_in, C, "input size H*W*C"), N, "input size N*H*W*C"), 8,

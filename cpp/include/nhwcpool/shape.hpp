@@ -44,6 +44,10 @@ struct Geometry {
   std::int64_t N = 0, H = 0, W = 0, C = 0;
   std::int64_t OH = 0, OW = 0;
   AxisParams h, w;
+  // Most window taps that can fall inside the input on each axis: min(kernel, ceil(n/dilation)).
+  // Kernels size scratch memory and choose loop orders from these, never from kernel_size
+  // (which may be astronomically larger than the input when ceil_mode or "same" allows it).
+  std::int64_t taps_h = 1, taps_w = 1;
 };
 
 // Validates everything, including that N*OH*OW*C, N*H*W*C and their byte sizes fit in 64 bits.
