@@ -153,6 +153,18 @@ inline i64 start_index(i64 y, i64 W, i64 x) {
                           static_cast<std::uint64_t>(x));
 }
 
+#ifdef NHWCPOOL_F16C
+// 8-lane float forms of the two operators, for the fused float16 loops below.
+inline __m256 op8(MaxOp, __m256 acc, __m256 v) {
+  // max(v, acc) keeps a NaN accumulator and the first of equal values; the blend takes a NaN v.
+  return _mm256_blendv_ps(_mm256_max_ps(v, acc), v, _mm256_cmp_ps(v, v, _CMP_UNORD_Q));
+}
+inline __m256 op8(SumOp, __m256 acc, __m256 v) { return _mm256_add_ps(acc, v); }
+inline __m256 load_half8(const half_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+#endif
+
 template <class A>
 inline A lowest_value() {
   return std::numeric_limits<A>::has_infinity ? -std::numeric_limits<A>::infinity()
@@ -211,6 +223,16 @@ inline void combine(A* NHWCPOOL_RESTRICT dst, const A* NHWCPOOL_RESTRICT src, i6
 
 template <class Op, class A, class Tin>
 inline void combine_from(A* NHWCPOOL_RESTRICT dst, const Tin* NHWCPOOL_RESTRICT src, i64 n) {
+#ifdef NHWCPOOL_F16C
+  if constexpr (std::is_same<Tin, half_t>::value && std::is_same<A, float>::value) {
+    i64 i = 0;  // convert and combine in registers (no temporary buffer)
+    for (const i64 n8 = n - n % 8; i < n8; i += 8) {
+      _mm256_storeu_ps(dst + i, op8(Op{}, _mm256_loadu_ps(dst + i), load_half8(src + i)));
+    }
+    for (; i < n; ++i) dst[i] = Op::f(dst[i], half_to_float(src[i].bits));
+    return;
+  }
+#endif
   if constexpr (std::is_same<Tin, half_t>::value) {
     constexpr i64 kChunk = 256;
     alignas(64) float tmp[kChunk];
@@ -755,12 +777,7 @@ void reduce_wide(const TapList<T>& tl, i64 c0, i64 cb, A* NHWCPOOL_RESTRICT acc,
   for (i64 r = 0; r < tl.nrows; ++r) {
     const T* row = tl.rows.p[r] + c0;
     for (i64 j = (r == 0 ? 1 : 0); j < tl.ncols; ++j) {
-      if constexpr (std::is_same<T, half_t>::value) {
-        combine<Op>(acc, tap_values<A>(row + tl.cols.p[j], tmp, cb), cb);
-      } else {
-        (void)tmp;
-        combine_from<Op>(acc, row + tl.cols.p[j], cb);
-      }
+      combine_from<Op>(acc, row + tl.cols.p[j], cb);
     }
   }
 }
