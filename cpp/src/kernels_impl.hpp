@@ -997,7 +997,7 @@ bool use_direct(const Geometry& g) {
   const double direct = static_cast<double>(g.taps_h) * static_cast<double>(g.taps_w);
   const double separable = static_cast<double>(g.taps_h) * static_cast<double>(g.W) / static_cast<double>(g.OW) +
                            static_cast<double>(g.taps_w);
-  return direct <= 1.5 * separable;
+  return direct <= separable;
 }
 
 // Rough cost of a call, for the serial/parallel decision.
