@@ -136,55 +136,64 @@ void set_simd_level(SimdLevel level) {
 
 namespace {
 
-void check_table(const AxisTable* t, std::int64_t out, const char* what) {
-  if (!t || static_cast<std::int64_t>(t->count.size()) != out) {
-    throw std::logic_error(std::string("internal error: bad window table for ") + what);
+// Window tables of one call (built once, read by every thread) and the kernel set to run.
+struct Tables {
+  AxisTable h, w;
+  explicit Tables(const Geometry& geo)
+      : h(make_axis_table(geo.H, geo.OH, geo.h)), w(make_axis_table(geo.W, geo.OW, geo.w)) {
+    if (static_cast<std::int64_t>(h.count.size()) != geo.OH ||
+        static_cast<std::int64_t>(w.count.size()) != geo.OW) {
+      throw std::logic_error("internal error: window tables do not match the output shape");
+    }
+  }
+};
+
+template <class Args>
+void run_kernel(const Args& a, void (*base)(const Args&), void (*avx2_fn)(const Args&),
+                void (*avx512_fn)(const Args&)) {
+  switch (simd_level()) {
+    case SimdLevel::avx512: (avx512_fn ? avx512_fn : base)(a); return;
+    case SimdLevel::avx2: (avx2_fn ? avx2_fn : base)(a); return;
+    default: base(a); return;
   }
 }
+
+#ifdef NHWCPOOL_HAVE_AVX512
+constexpr auto kMaxAvx512 = &avx512::max_pool;
+constexpr auto kAvgAvx512 = &avx512::avg_pool;
+#else
+constexpr void (*kMaxAvx512)(const MaxPoolArgs&) = nullptr;
+constexpr void (*kAvgAvx512)(const AvgPoolArgs&) = nullptr;
+#endif
+#ifdef NHWCPOOL_HAVE_AVX2
+constexpr auto kMaxAvx2 = &avx2::max_pool;
+constexpr auto kAvgAvx2 = &avx2::avg_pool;
+#else
+constexpr void (*kMaxAvx2)(const MaxPoolArgs&) = nullptr;
+constexpr void (*kAvgAvx2)(const AvgPoolArgs&) = nullptr;
+#endif
 
 }  // namespace
 
 void max_pool2d(DType dtype, const Geometry& geo, const InputView& in, void* out,
                 std::int64_t* indices) {
   if (geo.N == 0 || geo.C == 0) return;
-  const AxisTable ht = make_axis_table(geo.H, geo.OH, geo.h);
-  const AxisTable wt = make_axis_table(geo.W, geo.OW, geo.w);
-  check_table(&ht, geo.OH, "height");
-  check_table(&wt, geo.OW, "width");
+  const Tables t(geo);
   MaxPoolArgs a;
   a.dtype = dtype; a.geo = geo; a.in = in; a.out = out; a.indices = indices;
-  a.htab = &ht; a.wtab = &wt; a.threads = get_num_threads();
-  switch (simd_level()) {
-#ifdef NHWCPOOL_HAVE_AVX512
-    case SimdLevel::avx512: avx512::max_pool(a); return;
-#endif
-#ifdef NHWCPOOL_HAVE_AVX2
-    case SimdLevel::avx2: avx2::max_pool(a); return;
-#endif
-    default: baseline::max_pool(a); return;
-  }
+  a.htab = &t.h; a.wtab = &t.w; a.threads = get_num_threads();
+  run_kernel<MaxPoolArgs>(a, &baseline::max_pool, kMaxAvx2, kMaxAvx512);
 }
 
 void avg_pool2d(DType in_dtype, DType out_dtype, const Geometry& geo, const InputView& in,
                 void* out, bool count_include_pad, std::int64_t divisor_override) {
   if (geo.N == 0 || geo.C == 0) return;
-  const AxisTable ht = make_axis_table(geo.H, geo.OH, geo.h);
-  const AxisTable wt = make_axis_table(geo.W, geo.OW, geo.w);
-  check_table(&ht, geo.OH, "height");
-  check_table(&wt, geo.OW, "width");
+  const Tables t(geo);
   AvgPoolArgs a;
   a.in_dtype = in_dtype; a.out_dtype = out_dtype; a.geo = geo; a.in = in; a.out = out;
   a.count_include_pad = count_include_pad; a.divisor_override = divisor_override;
-  a.htab = &ht; a.wtab = &wt; a.threads = get_num_threads();
-  switch (simd_level()) {
-#ifdef NHWCPOOL_HAVE_AVX512
-    case SimdLevel::avx512: avx512::avg_pool(a); return;
-#endif
-#ifdef NHWCPOOL_HAVE_AVX2
-    case SimdLevel::avx2: avx2::avg_pool(a); return;
-#endif
-    default: baseline::avg_pool(a); return;
-  }
+  a.htab = &t.h; a.wtab = &t.w; a.threads = get_num_threads();
+  run_kernel<AvgPoolArgs>(a, &baseline::avg_pool, kAvgAvx2, kAvgAvx512);
 }
 
 }  // namespace nhwcpool
