@@ -13,6 +13,9 @@ nhwcpool.set_num_threads) *before* importing the library.  It streams one JSON r
 case on stdout; the parent gathers them, prints a table per case, and writes JSON, a
 markdown table and a PNG chart.  See benchmarks/README.md.
 """
+
+# ruff: noqa: PLC0415, BLE001  (optional libraries are imported lazily, inside their worker;
+#                               a harness must survive any exception a contestant throws)
 from __future__ import annotations
 
 import os
@@ -37,7 +40,7 @@ def _argv_value(flag: str, default: str | None = None) -> str | None:
 def thread_env(threads: int) -> dict[str, str]:
     """Environment every worker gets for a T-thread run (same for every contestant)."""
     t = str(threads)
-    env = {
+    return {
         "OMP_NUM_THREADS": t,
         "MKL_NUM_THREADS": t,
         "OPENBLAS_NUM_THREADS": t,
@@ -56,7 +59,6 @@ def thread_env(threads: int) -> dict[str, str]:
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "KMP_WARNINGS": "0",
     }
-    return env
 
 
 def _early_worker_setup() -> None:
@@ -74,23 +76,28 @@ _early_worker_setup()
 
 # --------------------------------------------------------------------------------------------
 
-import argparse  # noqa: E402
-import gc  # noqa: E402
-import importlib.util  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import platform  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-import traceback  # noqa: E402
-from dataclasses import asdict, dataclass  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import contextlib
+import gc
+import importlib.util
+import json
+import math
+import platform
+import queue
+import subprocess
+import tempfile
+import threading
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import NoReturn
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 HERE = Path(__file__).resolve().parent
 MARK = "@@NHWCBENCH@@ "
+BUSY = 0.15  # other processes' share of the CPUs above which a timing is flagged
 
 # --------------------------------------------------------------------------------------------
 # Cases
@@ -175,7 +182,17 @@ CASES: dict[str, Case] = {
     ]
 }
 
-CONTESTANTS = ["nhwcpool", "nhwcpool_out", "torch", "torch_mkldnn", "onnxruntime", "tensorflow", "jax", "numpy", "copy"]
+CONTESTANTS = [
+    "nhwcpool",
+    "nhwcpool_out",
+    "torch",
+    "torch_mkldnn",
+    "onnxruntime",
+    "tensorflow",
+    "jax",
+    "numpy",
+    "copy",
+]
 IMPORT_NAME = {
     "nhwcpool": "nhwcpool",
     "nhwcpool_out": "nhwcpool",
@@ -195,8 +212,8 @@ def expand_cases(spec: str | None) -> list[str]:
     if not spec or spec == "all":
         return list(CASES)
     out: list[str] = []
-    for tok in spec.split(","):
-        tok = tok.strip()
+    for raw in spec.split(","):
+        tok = raw.strip()
         if not tok:
             continue
         if tok in CASES:
@@ -204,7 +221,8 @@ def expand_cases(spec: str | None) -> list[str]:
         else:  # a bare letter expands to its sub-cases: c -> c1,c2 ; k -> k_max,k_avg
             hits = [cid for cid in CASES if cid.rstrip("0123456789").rstrip("_").split("_")[0] == tok]
         if not hits:
-            raise SystemExit(f"unknown case {tok!r}; known: {', '.join(CASES)}")
+            msg = f"unknown case {tok!r}; known: {', '.join(CASES)}"
+            raise SystemExit(msg)
         out += [h for h in hits if h not in out]
     return out
 
@@ -254,7 +272,7 @@ def np_max_pool(x: np.ndarray, k: int, s: int, p: int) -> np.ndarray:
 
 def np_max_pool_indices(x: np.ndarray, k: int, s: int, p: int) -> tuple[np.ndarray, np.ndarray]:
     """Max pool + flat per-plane argmax (h * W + w, PyTorch convention; first max wins)."""
-    n, h, w, c = x.shape
+    n, _, w, c = x.shape
     _, oh, ow, _ = Case("_", "max", x.shape, k=k, s=s, p=p).out_shape
     best = None
     code = np.zeros((n, oh, ow, c), dtype=np.int16)  # which kernel offset won
@@ -352,7 +370,10 @@ def check(case: Case, x: np.ndarray, ref: dict, got: dict) -> tuple[bool, str]:
         close = np.isclose(vv, r, rtol=rtol, atol=atol)
         if not close.all():
             err = np.max(np.abs(vv - r))
-            return False, f"{close.size - np.count_nonzero(close)} of {r.size} values off (max |err| {err:.3g})"
+            return (
+                False,
+                f"{close.size - np.count_nonzero(close)} of {r.size} values off (max |err| {err:.3g})",
+            )
     if case.return_indices:
         idx = got.get("indices")
         if idx is None:
@@ -388,10 +409,22 @@ def selftest(trials: int = 200) -> int:
         h, w = int(rng.integers(k, k + 7)), int(rng.integers(k, k + 7))
         dtype = ["float32", "float16", "uint8"][t % 3]
         op = ["max", "avg", "gavg", "gmax"][t % 4] if dtype != "uint8" else "max"
-        case = Case("selftest", op, (n, h, w, c), dtype=dtype, k=k, s=s, p=p,
-                    count_include_pad=bool(t % 2), return_indices=(op == "max" and t % 5 == 0))
-        x = rng.integers(0, 256, size=case.shape).astype(dtype) if dtype == "uint8" else \
-            (rng.random(case.shape) - 0.5).astype(dtype)
+        case = Case(
+            "selftest",
+            op,
+            (n, h, w, c),
+            dtype=dtype,
+            k=k,
+            s=s,
+            p=p,
+            count_include_pad=bool(t % 2),
+            return_indices=(op == "max" and t % 5 == 0),
+        )
+        x = (
+            rng.integers(0, 256, size=case.shape).astype(dtype)
+            if dtype == "uint8"
+            else (rng.random(case.shape) - 0.5).astype(dtype)
+        )
         ref = reference(case, x)
         _, oh, ow, _ = case.out_shape
         exp = np.zeros(case.out_shape, dtype=np.float64)
@@ -443,6 +476,11 @@ class Unsupported(Exception):
     pass
 
 
+def skip(reason: str) -> NoReturn:
+    """This contestant cannot run this case (reported as 'skip: reason')."""
+    raise Unsupported(reason)
+
+
 def _nhwc(a: np.ndarray) -> np.ndarray:
     return a.transpose(0, 2, 3, 1)
 
@@ -473,14 +511,17 @@ class NhwcPool(Contestant):
 
     def info(self):
         m = self.m
-        d = {"version": getattr(m, "__version__", "?"), "num_threads": m.get_num_threads(), "file": m.__file__}
+        d = {
+            "version": getattr(m, "__version__", "?"),
+            "num_threads": m.get_num_threads(),
+            "file": m.__file__,
+        }
         try:
             core = [p for p in Path(m.__file__).parent.iterdir() if p.name.startswith("_core")]
             d["core_mtime"] = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(core[0].stat().st_mtime))
         except (OSError, IndexError):
             pass
         try:
-            import contextlib
             import io
 
             buf = io.StringIO()
@@ -494,9 +535,13 @@ class NhwcPool(Contestant):
     def _call(self, case: Case, x: np.ndarray):
         m = self.m
         if case.op == "max":
-            return lambda **kw: m.max_pool2d(x, case.k, case.s, case.p, return_indices=case.return_indices, **kw)
+            return lambda **kw: m.max_pool2d(
+                x, case.k, case.s, case.p, return_indices=case.return_indices, **kw
+            )
         if case.op == "avg":
-            return lambda **kw: m.avg_pool2d(x, case.k, case.s, case.p, count_include_pad=case.count_include_pad, **kw)
+            return lambda **kw: m.avg_pool2d(
+                x, case.k, case.s, case.p, count_include_pad=case.count_include_pad, **kw
+            )
         if case.op == "gavg":
             return lambda **kw: m.global_avg_pool2d(x, keepdims=True, **kw)
         return lambda **kw: m.global_max_pool2d(x, keepdims=True, **kw)
@@ -530,9 +575,9 @@ class NhwcPool(Contestant):
             target = out[0] if isinstance(out, tuple) else out
             vals = r[0] if isinstance(r, tuple) else r
             if not np.shares_memory(np.asarray(vals), target):
-                raise Unsupported("out= result does not alias the given array")
+                skip("out= result does not alias the given array")
             return (lambda out=out: f(out=out)), self._extract
-        raise Unsupported(f"no out= for this op ({str(last_err)[:80]})")
+        skip(f"no out= for this op ({str(last_err)[:80]})")
 
 
 class NhwcPoolOut(NhwcPool):
@@ -549,19 +594,21 @@ class Torch(Contestant):
         import torch.nn.functional as F
 
         torch.set_num_threads(threads)
-        try:
+        with contextlib.suppress(RuntimeError):  # only settable once per process
             torch.set_num_interop_threads(threads)
-        except RuntimeError:
-            pass
         torch.set_grad_enabled(False)
         self.torch, self.F = torch, F
 
     def info(self):
         t = self.torch
-        return {"version": t.__version__, "num_threads": t.get_num_threads(), "mkldnn": t.backends.mkldnn.is_available()}
+        return {
+            "version": t.__version__,
+            "num_threads": t.get_num_threads(),
+            "mkldnn": t.backends.mkldnn.is_available(),
+        }
 
     def prepare(self, case, x):
-        torch, F = self.torch, self.F
+        torch = self.torch
         xt = torch.from_numpy(x).permute(0, 3, 1, 2)  # zero-copy, channels_last strides
         assert xt.is_contiguous(memory_format=torch.channels_last)
         call = self._make_call(case, xt)
@@ -592,13 +639,13 @@ class Torch(Contestant):
     def _make_call(self, case, xt):
         F = self.F
         if case.op == "max":
-            call = lambda: F.max_pool2d(xt, case.k, case.s, case.p, return_indices=case.return_indices)  # noqa: E731
+            call = lambda: F.max_pool2d(xt, case.k, case.s, case.p, return_indices=case.return_indices)
         elif case.op == "avg":
-            call = lambda: F.avg_pool2d(xt, case.k, case.s, case.p, count_include_pad=case.count_include_pad)  # noqa: E731
+            call = lambda: F.avg_pool2d(xt, case.k, case.s, case.p, count_include_pad=case.count_include_pad)
         elif case.op == "gavg":
-            call = lambda: F.adaptive_avg_pool2d(xt, 1)  # noqa: E731
+            call = lambda: F.adaptive_avg_pool2d(xt, 1)
         else:
-            call = lambda: F.adaptive_max_pool2d(xt, 1)  # noqa: E731
+            call = lambda: F.adaptive_max_pool2d(xt, 1)
         return call
 
 
@@ -608,19 +655,20 @@ class TorchMkldnn(Torch):
     def prepare(self, case, x):
         torch, F = self.torch, self.F
         if case.return_indices:
-            raise Unsupported("no return_indices on mkldnn tensors")
+            skip("no return_indices on mkldnn tensors")
         try:
             xm = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).to_mkldnn()  # not timed
         except Exception as e:
-            raise Unsupported(f"to_mkldnn: {str(e)[:60]}") from e
+            msg = f"to_mkldnn: {str(e)[:60]}"
+            raise Unsupported(msg) from e
         if case.op == "max":
-            call = lambda: F.max_pool2d(xm, case.k, case.s, case.p)  # noqa: E731
+            call = lambda: F.max_pool2d(xm, case.k, case.s, case.p)
         elif case.op == "avg":
-            call = lambda: F.avg_pool2d(xm, case.k, case.s, case.p, count_include_pad=case.count_include_pad)  # noqa: E731
+            call = lambda: F.avg_pool2d(xm, case.k, case.s, case.p, count_include_pad=case.count_include_pad)
         elif case.op == "gavg":
-            call = lambda: F.adaptive_avg_pool2d(xm, 1)  # noqa: E731
+            call = lambda: F.adaptive_avg_pool2d(xm, 1)
         else:
-            raise Unsupported("no global max on mkldnn")
+            skip("no global max on mkldnn")
         try:
             call()
         except Exception as e:
@@ -639,29 +687,51 @@ class OnnxRuntime(Contestant):
         self.onnx, self.ort = onnx, ort
 
     def info(self):
-        return {"version": self.ort.__version__, "onnx": self.onnx.__version__, "intra_op_num_threads": self.threads}
+        return {
+            "version": self.ort.__version__,
+            "onnx": self.onnx.__version__,
+            "intra_op_num_threads": self.threads,
+        }
 
     def prepare(self, case, x):
-        onnx, ort = self.onnx, self.ort
+        ort = self.ort
         from onnx import TensorProto, helper
 
         if case.return_indices:
-            raise Unsupported("indices not benchmarked for ORT (NCHW index semantics)")
-        elem = {"float32": TensorProto.FLOAT, "float16": TensorProto.FLOAT16, "uint8": TensorProto.UINT8}[case.dtype]
+            skip("indices not benchmarked for ORT (NCHW index semantics)")
+        elem = {"float32": TensorProto.FLOAT, "float16": TensorProto.FLOAT16, "uint8": TensorProto.UINT8}[
+            case.dtype
+        ]
         n, h, w, c = case.shape
         on, oh, ow, oc = case.out_shape
         if case.op == "max":
-            node = helper.make_node("MaxPool", ["X"], ["Y"], kernel_shape=[case.k] * 2, strides=[case.s] * 2,
-                                    pads=[case.p] * 4, ceil_mode=0)
+            node = helper.make_node(
+                "MaxPool",
+                ["X"],
+                ["Y"],
+                kernel_shape=[case.k] * 2,
+                strides=[case.s] * 2,
+                pads=[case.p] * 4,
+                ceil_mode=0,
+            )
         elif case.op == "avg":
-            node = helper.make_node("AveragePool", ["X"], ["Y"], kernel_shape=[case.k] * 2, strides=[case.s] * 2,
-                                    pads=[case.p] * 4, ceil_mode=0, count_include_pad=int(case.count_include_pad))
+            node = helper.make_node(
+                "AveragePool",
+                ["X"],
+                ["Y"],
+                kernel_shape=[case.k] * 2,
+                strides=[case.s] * 2,
+                pads=[case.p] * 4,
+                ceil_mode=0,
+                count_include_pad=int(case.count_include_pad),
+            )
         elif case.op == "gavg":
             node = helper.make_node("GlobalAveragePool", ["X"], ["Y"])
         else:
             node = helper.make_node("GlobalMaxPool", ["X"], ["Y"])
         graph = helper.make_graph(
-            [node], "pool",
+            [node],
+            "pool",
             [helper.make_tensor_value_info("X", elem, [n, c, h, w])],
             [helper.make_tensor_value_info("Y", elem, [on, oc, oh, ow])],
         )
@@ -710,12 +780,15 @@ class TensorFlow(Contestant):
 
     def info(self):
         tf = self.tf
-        return {"version": tf.__version__, "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
-                "inter_op": tf.config.threading.get_inter_op_parallelism_threads()}
+        return {
+            "version": tf.__version__,
+            "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+        }
 
     def prepare(self, case, x):
         tf = self.tf
-        n, h, w, c = case.shape
+        _, h, w, c = case.shape
         with tf.device("/CPU:0"):
             xt = tf.constant(x)  # copy into a TF tensor: not timed
         k, s, p = case.k, case.s, case.p
@@ -723,26 +796,30 @@ class TensorFlow(Contestant):
             pad = "VALID" if p == 0 else [[0, 0], [p, p], [p, p], [0, 0]]
             if case.return_indices:
                 if p:
-                    raise Unsupported("max_pool_with_argmax has no explicit padding")
-                call = lambda: tf.nn.max_pool_with_argmax(xt, k, s, "VALID", include_batch_in_index=False)  # noqa: E731
+                    skip("max_pool_with_argmax has no explicit padding")
+                call = lambda: tf.nn.max_pool_with_argmax(xt, k, s, "VALID", include_batch_in_index=False)
 
                 def extract(r):  # TF index is (y * W + x) * C + c
                     return {"values": r[0].numpy(), "indices": r[1].numpy() // c}
 
                 return call, extract
-            call = lambda: tf.nn.max_pool2d(xt, k, s, pad)  # noqa: E731
+            call = lambda: tf.nn.max_pool2d(xt, k, s, pad)
         elif case.op == "avg":
             if p == 0:
                 pad = "VALID"
-            elif (not case.count_include_pad and tf_same_pads(h, k, s) == (p, p) and tf_same_pads(w, k, s) == (p, p)):
+            elif (
+                not case.count_include_pad
+                and tf_same_pads(h, k, s) == (p, p)
+                and tf_same_pads(w, k, s) == (p, p)
+            ):
                 pad = "SAME"  # TF's SAME average excludes padding == PyTorch count_include_pad=False
             else:
-                raise Unsupported("avg_pool2d has no explicit padding and SAME is not equivalent")
-            call = lambda: tf.nn.avg_pool2d(xt, k, s, pad)  # noqa: E731
+                skip("avg_pool2d has no explicit padding and SAME is not equivalent")
+            call = lambda: tf.nn.avg_pool2d(xt, k, s, pad)
         elif case.op == "gavg":
-            call = lambda: tf.reduce_mean(xt, axis=[1, 2], keepdims=True)  # noqa: E731
+            call = lambda: tf.reduce_mean(xt, axis=[1, 2], keepdims=True)
         else:
-            call = lambda: tf.reduce_max(xt, axis=[1, 2], keepdims=True)  # noqa: E731
+            call = lambda: tf.reduce_max(xt, axis=[1, 2], keepdims=True)
         try:
             call()
         except Exception as e:
@@ -764,29 +841,33 @@ class Jax(Contestant):
     def info(self):
         import jaxlib
 
-        return {"version": self.jax.__version__, "jaxlib": jaxlib.__version__, "devices": str(self.jax.devices()),
-                "XLA_FLAGS": os.environ.get("XLA_FLAGS", "")}
+        return {
+            "version": self.jax.__version__,
+            "jaxlib": jaxlib.__version__,
+            "devices": str(self.jax.devices()),
+            "XLA_FLAGS": os.environ.get("XLA_FLAGS", ""),
+        }
 
     def prepare(self, case, x):
         jax, jnp, lax = self.jax, self.jnp, self.lax
         if case.return_indices:
-            raise Unsupported("reduce_window has no argmax")
+            skip("reduce_window has no argmax")
         k, s, p = case.k, case.s, case.p
         dims, strides, pads = (1, k, k, 1), (1, s, s, 1), ((0, 0), (p, p), (p, p), (0, 0))
         if case.op == "max":
             init = _lowest(x.dtype)
-            fn = lambda a: lax.reduce_window(a, init, lax.max, dims, strides, pads)  # noqa: E731
+            fn = lambda a: lax.reduce_window(a, init, lax.max, dims, strides, pads)
         elif case.op == "avg":
             if case.count_include_pad or p == 0:
                 div = np.asarray(k * k, dtype=x.dtype)
             else:
                 div = avg_counts(case.shape[1], case.shape[2], k, s, p).astype(x.dtype)
             zero = x.dtype.type(0)
-            fn = lambda a: lax.reduce_window(a, zero, lax.add, dims, strides, pads) / div  # noqa: E731
+            fn = lambda a: lax.reduce_window(a, zero, lax.add, dims, strides, pads) / div
         elif case.op == "gavg":
-            fn = lambda a: jnp.mean(a, axis=(1, 2), keepdims=True)  # noqa: E731
+            fn = lambda a: jnp.mean(a, axis=(1, 2), keepdims=True)
         else:
-            fn = lambda a: jnp.max(a, axis=(1, 2), keepdims=True)  # noqa: E731
+            fn = lambda a: jnp.max(a, axis=(1, 2), keepdims=True)
         jf = jax.jit(fn)
         xd = jax.device_put(x)
         xd.block_until_ready()
@@ -804,11 +885,11 @@ class NumpyRef(Contestant):
         if case.op == "max":
             if case.return_indices:
                 return (lambda: np_max_pool_indices(x, k, s, p)), lambda r: {"values": r[0], "indices": r[1]}
-            call = lambda: np_max_pool(x, k, s, p)  # noqa: E731
+            call = lambda: np_max_pool(x, k, s, p)
         elif case.op == "avg":
-            call = lambda: np_avg_pool(x, k, s, p, case.count_include_pad)  # noqa: E731
+            call = lambda: np_avg_pool(x, k, s, p, case.count_include_pad)
         else:
-            call = lambda: np_global(x, case.op)  # noqa: E731
+            call = lambda: np_global(x, case.op)
         return call, lambda r: {"values": r}
 
 
@@ -820,12 +901,15 @@ class CopyRef(Contestant):
     def info(self):
         return {"version": np.__version__}
 
-    def prepare(self, case, x):
+    def prepare(self, case, x):  # noqa: ARG002 - the same copy whatever the case
         dst = np.empty_like(x)
-        return (lambda: np.copyto(dst, x)), (lambda r: {"copy_ok": bool(np.array_equal(dst, x))})
+        return (lambda: np.copyto(dst, x)), (lambda _r: {"copy_ok": bool(np.array_equal(dst, x))})
 
 
-ADAPTERS = {c.name: c for c in [NhwcPool, NhwcPoolOut, Torch, TorchMkldnn, OnnxRuntime, TensorFlow, Jax, NumpyRef, CopyRef]}
+ADAPTERS = {
+    c.name: c
+    for c in [NhwcPool, NhwcPoolOut, Torch, TorchMkldnn, OnnxRuntime, TensorFlow, Jax, NumpyRef, CopyRef]
+}
 
 # --------------------------------------------------------------------------------------------
 # Timing
@@ -866,7 +950,13 @@ def measure(call, *, quick: bool, latency: bool) -> dict:
             gc.enable()
     times.sort()
     q1, q3 = np.percentile(times, [25, 75])
-    return {"median_s": float(np.median(times)), "min_s": times[0], "iqr_s": float(q3 - q1), "reps": reps, "number": number}
+    return {
+        "median_s": float(np.median(times)),
+        "min_s": times[0],
+        "iqr_s": float(q3 - q1),
+        "reps": reps,
+        "number": number,
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -879,49 +969,73 @@ def emit(obj: dict) -> None:
     sys.stdout.flush()
 
 
-def worker_main(args) -> int:
-    name, threads = args.worker, args.threads_worker
-    cases = expand_cases(args.cases)
+def run_case(adapter, name: str, threads: int, cid: str, *, quick: bool, do_check: bool) -> dict:
+    """Make the case's input, check the contestant's output (unless told not to), time it, free it."""
+    case = CASES[cid]
+    rec = {"type": "result", "contestant": name, "threads": threads, "case": cid}
+    x = ref = call = extract = res = got = None
     try:
-        adapter = ADAPTERS[name](threads)
-        info = adapter.info()
-    except Exception as e:
-        emit({"type": "header", "contestant": name, "threads": threads, "import_error": f"{type(e).__name__}: {e}"})
-        return 0
-    info["affinity"] = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
-    emit({"type": "header", "contestant": name, "threads": threads, "info": info})
-    for cid in cases:
-        case = CASES[cid]
-        emit({"type": "start", "case": cid})
-        rec = {"type": "result", "contestant": name, "threads": threads, "case": cid}
-        x = ref = call = extract = res = None
-        try:
-            x = make_input(case)
+        x = make_input(case)
+        call, extract = adapter.prepare(case, x)
+        if do_check:
             ref = None if name == "copy" else reference(case, x)
-            try:
-                call, extract = adapter.prepare(case, x)
-            except Unsupported as e:
-                rec.update(status="skip", detail=str(e))
-                emit(rec)
-                continue
             res = call()
             got = extract(res)
             if name == "copy":
                 ok, detail = got["copy_ok"], ""
             else:
                 ok, detail = check(case, x, ref, got)
-            del got, res
-            res = None
-            ref = None
             rec.update(status="ok" if ok else "mismatch", detail=detail)
-            rec.update(measure(call, quick=args.quick, latency=case.latency))
-        except Exception as e:
-            rec.update(status="error", detail=f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:200])
-            traceback.print_exc(file=sys.stderr)
-        finally:
-            x = ref = call = extract = res = None
-            gc.collect()
-        emit(rec)
+            got = res = ref = None
+        else:
+            rec.update(status="ok", detail="")
+        rec.update(measure(call, quick=quick, latency=case.latency))
+    except Unsupported as e:
+        rec.update(status="skip", detail=str(e))
+    except Exception as e:
+        msg = str(e).splitlines()[0] if str(e) else ""
+        rec.update(status="error", detail=f"{type(e).__name__}: {msg}"[:200])
+        traceback.print_exc(file=sys.stderr)
+    finally:
+        del x, ref, call, extract, res, got
+        gc.collect()
+    return rec
+
+
+def worker_main(args) -> int:
+    """--worker NAME: run --cases, or with --serve take {"case": id, "check": bool} lines on stdin."""
+    name, threads = args.worker, args.threads_worker
+    try:
+        adapter = ADAPTERS[name](threads)
+        info = adapter.info()
+    except Exception as e:
+        emit(
+            {
+                "type": "header",
+                "contestant": name,
+                "threads": threads,
+                "import_error": f"{type(e).__name__}: {e}",
+            }
+        )
+        return 0
+    info["affinity"] = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None
+    info["pid"] = os.getpid()
+    emit({"type": "header", "contestant": name, "threads": threads, "info": info})
+    if args.serve:
+        for line in sys.stdin:
+            cmd = json.loads(line)
+            if cmd.get("quit"):
+                break
+            emit({"type": "start", "case": cmd["case"]})
+            emit(
+                run_case(
+                    adapter, name, threads, cmd["case"], quick=args.quick, do_check=cmd.get("check", True)
+                )
+            )
+        return 0
+    for cid in expand_cases(args.cases):
+        emit({"type": "start", "case": cid})
+        emit(run_case(adapter, name, threads, cid, quick=args.quick, do_check=True))
     return 0
 
 
@@ -933,7 +1047,7 @@ def worker_main(args) -> int:
 def _cpu_busy_seconds() -> float | None:
     """Busy CPU-seconds of the whole machine since boot (all CPUs), from /proc/stat."""
     try:
-        with open("/proc/stat") as f:
+        with Path("/proc/stat").open() as f:
             vals = [int(v) for v in f.readline().split()[1:]]
     except (OSError, ValueError):
         return None
@@ -949,11 +1063,29 @@ def _own_cpu_seconds() -> float:
     return a.ru_utime + a.ru_stime + b.ru_utime + b.ru_stime
 
 
+def _pid_cpu_seconds(pid: int) -> float:
+    """utime + stime of a live process, all its threads (0 if it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class ForeignLoad:
-    """CPU time used by *other* processes while a block runs, as a fraction of the machine."""
+    """CPU time used by *other* processes while a block runs, as a fraction of the machine.
+
+    Our own CPU time is this process, its reaped children, and the live worker pids passed in.
+    """
+
+    def __init__(self, pids=()):
+        self.pids = list(pids)
+
+    def _own(self) -> float:
+        return _own_cpu_seconds() + sum(_pid_cpu_seconds(p) for p in self.pids)
 
     def __enter__(self):
-        self.t0, self.busy0, self.own0 = time.monotonic(), _cpu_busy_seconds(), _own_cpu_seconds()
+        self.t0, self.busy0, self.own0 = time.monotonic(), _cpu_busy_seconds(), self._own()
         return self
 
     def __exit__(self, *exc):
@@ -962,88 +1094,221 @@ class ForeignLoad:
         if self.busy0 is None or busy1 is None or wall <= 0:
             self.fraction = None
         else:
-            foreign = (busy1 - self.busy0) - (_own_cpu_seconds() - self.own0)
+            foreign = (busy1 - self.busy0) - (self._own() - self.own0)
             self.fraction = max(0.0, foreign / (wall * (os.cpu_count() or 1)))
         return False
 
 
-def machine_idle_check(seconds: float = 1.0) -> float | None:
-    with ForeignLoad() as fl:
+def machine_idle_check(seconds: float = 1.0, pids=()) -> float | None:
+    with ForeignLoad(pids) as fl:
         time.sleep(seconds)
     return fl.fraction
 
 
-def wait_for_quiet(budget: float, threshold: float = 0.10) -> float | None:
+def wait_for_quiet(budget: float, threshold: float = 0.10, pids=()) -> float | None:
     """Sleep (up to `budget` seconds) until other processes use < threshold of the CPUs."""
     deadline = time.monotonic() + budget
     while True:
-        frac = machine_idle_check(0.5)
+        frac = machine_idle_check(0.5, pids)
         if frac is None or frac < threshold or time.monotonic() > deadline:
             return frac
-        time.sleep(2.0)
+        time.sleep(1.0)
 
 
-def run_worker(name: str, threads: int, cases: list[str], args, progress, log) -> tuple[dict, list[dict]]:
-    """Run one contestant at one thread count; restart after a crash, skipping the culprit."""
-    header: dict = {}
-    results: list[dict] = []
-    remaining = list(cases)
-    attempts = 0
-    while remaining and attempts < len(cases) + 1:
-        attempts += 1
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, "--threads", str(threads),
-               "--cases", ",".join(remaining)]
+class Worker:
+    """A persistent `--worker NAME --threads T --serve` subprocess, driven one case at a time."""
+
+    def __init__(self, name: str, threads: int, args, log):
+        self.name, self.threads, self.args, self.log = name, threads, args, log
+        cmd = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--worker",
+            name,
+            "--threads",
+            str(threads),
+            "--serve",
+        ]
         if args.quick:
             cmd.append("--quick")
         if args.no_pin:
             cmd.append("--no-pin")
         env = dict(os.environ)
         env.update(thread_env(threads))
-        with tempfile.TemporaryFile("w+") as errf:
-            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errf, text=True, env=env,
-                                    start_new_session=True)
-            current = None
-            deadline = time.monotonic() + args.timeout
-            timed_out = False
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                if time.monotonic() > deadline:
-                    timed_out = True
-                    break
-                if not line.startswith(MARK):
-                    continue
-                rec = json.loads(line[len(MARK):])
-                if rec["type"] == "header":
-                    header = {k: v for k, v in rec.items() if k != "type"}
-                    if "import_error" in rec:
-                        for cid in remaining:
-                            results.append({"contestant": name, "threads": threads, "case": cid, "status": "skip",
-                                            "detail": "not importable"})
+        self.errf = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed in close()
+        self.proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.errf,
+            text=True,
+            env=env,
+            start_new_session=True,
+        )
+        self.lines: queue.Queue = queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+        self.header: dict = {}
+
+    def _pump(self):
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            if line.startswith(MARK):
+                self.lines.put(json.loads(line[len(MARK) :]))
+        self.lines.put(None)  # EOF
+
+    def _next(self, timeout: float) -> dict | None:
+        try:
+            return self.lines.get(timeout=timeout)
+        except queue.Empty:
+            return {"type": "timeout"}
+
+    def wait_header(self, timeout: float = 600.0) -> dict:
+        rec = self._next(timeout)
+        if rec is None or rec.get("type") != "header":
+            self.header = {"import_error": self._death_note(rec)}
+        else:
+            self.header = {k: v for k, v in rec.items() if k != "type"}
+        return self.header
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.poll() is None and "import_error" not in self.header
+
+    def _death_note(self, rec) -> str:
+        if rec is not None and rec.get("type") == "timeout":
+            self.kill()
+            why = "timeout"
+        else:
+            why = f"worker died (rc={self.proc.wait()})"
+        self.errf.seek(0)
+        tail = self.errf.read().strip().splitlines()
+        return why + (": " + tail[-1][:150] if tail else "")
+
+    def run(self, cid: str, check: bool) -> dict:
+        base = {"contestant": self.name, "threads": self.threads, "case": cid}
+        try:
+            assert self.proc.stdin is not None
+            self.proc.stdin.write(json.dumps({"case": cid, "check": check}) + "\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return {**base, "status": "error", "detail": self._death_note(None)}
+        deadline = time.monotonic() + self.args.timeout
+        while True:
+            rec = self._next(max(0.1, deadline - time.monotonic()))
+            if rec is None or rec.get("type") == "timeout":
+                return {**base, "status": "error", "detail": self._death_note(rec)}
+            if rec.get("type") == "result":
+                return {k: v for k, v in rec.items() if k != "type"}
+
+    def settle(self, max_s: float = 1.0) -> None:
+        """Wait until the worker's threads stop burning CPU (spin-waiting pools) before the next one runs."""
+        end = time.monotonic() + max_s
+        last = _pid_cpu_seconds(self.proc.pid)
+        while time.monotonic() < end:
+            time.sleep(0.05)
+            now = _pid_cpu_seconds(self.proc.pid)
+            if now - last <= 0.011:  # at most one clock tick in 50 ms
+                return
+            last = now
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, 9)
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                assert self.proc.stdin is not None
+                self.proc.stdin.write(json.dumps({"quit": True}) + "\n")
+                self.proc.stdin.flush()
+                self.proc.wait(timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                self.kill()
+                self.proc.wait()
+        self.errf.seek(0)
+        tail = self.errf.read()[-4000:]
+        if tail.strip():
+            self.log.write(
+                f"--- {self.name} T={self.threads} (rc={self.proc.returncode}) stderr tail ---\n{tail}\n"
+            )
+        self.errf.close()
+
+
+def run_all(cases, threads_list, available, args, progress, log) -> tuple[dict, list[dict]]:
+    """For each T: start one worker per contestant, then run case by case, all contestants back to back.
+
+    Case-major order means a contestant and its rivals are timed seconds apart, so slow drifts of the
+    machine (another job starting, thermal state) hit them alike. With --rounds R every case is timed R
+    times (contestant order reversed on odd rounds) and the round with the lowest median is kept.
+    """
+    headers: dict = {}
+    records: list[dict] = []
+    for t in threads_list:
+        workers = {c: Worker(c, t, args, log) for c in available}  # imports run concurrently
+        for c, w in workers.items():
+            headers[f"{c}@{t}"] = w.wait_header()
+        verdict: dict = {}  # (contestant, case) -> status of the checked round
+        try:
+            for r in range(args.rounds):
+                order = available if r % 2 == 0 else available[::-1]
+                for cid in cases:
+                    pids = [w.proc.pid for w in workers.values() if w.proc.poll() is None]
+                    if args.wait_quiet > 0:
+                        wait_for_quiet(args.wait_quiet, pids=pids)
+                    for c in order:
+                        w = workers[c]
+                        if progress.desc is not None:
+                            progress.desc(f"T={t} round {r + 1}/{args.rounds} {cid} {c}")
+                        if "import_error" in w.header:
+                            if r == 0:
+                                records.append(
+                                    {
+                                        "contestant": c,
+                                        "threads": t,
+                                        "case": cid,
+                                        "status": "skip",
+                                        "detail": "import failed: " + w.header["import_error"][:120],
+                                    }
+                                )
                             progress(1)
-                        remaining = []
-                elif rec["type"] == "start":
-                    current = rec["case"]
-                elif rec["type"] == "result":
-                    results.append({k: v for k, v in rec.items() if k != "type"})
-                    if rec["case"] in remaining:
-                        remaining.remove(rec["case"])
-                    current = None
-                    progress(1)
-            if timed_out:
-                os.killpg(proc.pid, 9)
-            rc = proc.wait()
-            errf.seek(0)
-            err_tail = errf.read()[-4000:]
-        if err_tail.strip():
-            log.write(f"--- {name} T={threads} (rc={rc}) stderr tail ---\n{err_tail}\n")
-        if remaining:
-            culprit = current if current in remaining else remaining[0]
-            why = "timeout" if timed_out else f"worker died (rc={rc})"
-            results.append({"contestant": name, "threads": threads, "case": culprit, "status": "error",
-                            "detail": why + (": " + err_tail.strip().splitlines()[-1][:150] if err_tail.strip() else "")})
-            remaining.remove(culprit)
-            progress(1)
-    return header, results
+                            continue
+                        if r > 0 and verdict.get((c, cid)) != "ok":
+                            progress(1)  # skipped/failed cases are not timed again
+                            continue
+                        if not w.alive:  # crashed earlier: start a fresh one
+                            w.close()
+                            w = workers[c] = Worker(c, t, args, log)
+                            w.wait_header()
+                        pids = [x.proc.pid for x in workers.values() if x.proc.poll() is None]
+                        with ForeignLoad(pids) as fl:
+                            rec = w.run(cid, check=(r == 0))
+                        rec["foreign_cpu"] = fl.fraction
+                        rec["round"] = r
+                        if r == 0:
+                            verdict[(c, cid)] = rec.get("status")
+                        records.append(rec)
+                        w.settle()
+                        progress(1)
+        finally:
+            for w in workers.values():
+                w.close()
+    return headers, merge_rounds(records)
+
+
+def merge_rounds(records: list[dict]) -> list[dict]:
+    """One record per (contestant, threads, case): the checked round's verdict, the fastest round's time."""
+    groups: dict = {}
+    for rec in records:
+        groups.setdefault((rec["contestant"], rec["threads"], rec["case"]), []).append(rec)
+    out = []
+    for recs in groups.values():
+        first = min(recs, key=lambda r: r.get("round", 0))
+        timed = [r for r in recs if r.get("median_s")]
+        best = min(timed, key=lambda r: r["median_s"]) if timed else first
+        merged = {**best, "status": first.get("status"), "detail": first.get("detail", "")}
+        merged["round_medians_s"] = [r.get("median_s") for r in sorted(recs, key=lambda r: r.get("round", 0))]
+        out.append(merged)
+    return out
 
 
 def summarize(cases: list[str], threads_list: list[int], results: list[dict]) -> tuple[list[dict], dict]:
@@ -1062,18 +1327,31 @@ def summarize(cases: list[str], threads_list: list[int], results: list[dict]) ->
         for t in threads_list:
             main = idx.get((MAIN, t, cid), {})
             out = idx.get(("nhwcpool_out", t, cid), {})
-            peers = [idx[(p, t, cid)] for p in PEERS if (p, t, cid) in idx
-                     and idx[(p, t, cid)].get("status") == "ok" and idx[(p, t, cid)].get("median_s")]
+            peers = [
+                idx[(p, t, cid)]
+                for p in PEERS
+                if (p, t, cid) in idx
+                and idx[(p, t, cid)].get("status") == "ok"
+                and idx[(p, t, cid)].get("median_s")
+            ]
             best = min(peers, key=lambda r: r["median_s"]) if peers else None
-            row = {"case": cid, "threads": t, "desc": CASES[cid].desc,
-                   "nhwcpool_s": main.get("median_s"), "nhwcpool_status": main.get("status", "absent"),
-                   "nhwcpool_out_s": out.get("median_s"), "nhwcpool_gbps": main.get("gbps"),
-                   "nhwcpool_frac_copy": main.get("frac_copy"),
-                   "copy_s": idx.get(("copy", t, cid), {}).get("median_s"),
-                   "numpy_s": idx.get(("numpy", t, cid), {}).get("median_s"),
-                   "best_peer": best["contestant"] if best else None, "best_peer_s": best["median_s"] if best else None}
+            row = {
+                "case": cid,
+                "threads": t,
+                "desc": CASES[cid].desc,
+                "nhwcpool_s": main.get("median_s"),
+                "nhwcpool_status": main.get("status", "absent"),
+                "nhwcpool_out_s": out.get("median_s"),
+                "nhwcpool_gbps": main.get("gbps"),
+                "nhwcpool_frac_copy": main.get("frac_copy"),
+                "copy_s": idx.get(("copy", t, cid), {}).get("median_s"),
+                "numpy_s": idx.get(("numpy", t, cid), {}).get("median_s"),
+                "best_peer": best["contestant"] if best else None,
+                "best_peer_s": best["median_s"] if best else None,
+            }
             if best and main.get("median_s") and main.get("status") == "ok":
                 row["speedup"] = best["median_s"] / main["median_s"]
+                row["busy"] = any((r.get("foreign_cpu") or 0) > BUSY for r in (main, best))
             else:
                 row["speedup"] = None
             summary.append(row)
@@ -1087,6 +1365,13 @@ def _fmt_time(sec, latency: bool) -> str:
         return f"{sec * 1e6:.2f}"
     v = sec * 1e3
     return f"{v:.3f}" if v < 10 else f"{v:.2f}" if v < 100 else f"{v:.1f}"
+
+
+def _tm(r: dict | None, latency: bool) -> str:
+    """Time cell; '*' when other processes were busy while it was measured."""
+    r = r or {}
+    t = _fmt_time(r.get("median_s"), latency)
+    return t + ("*" if r.get("median_s") and (r.get("foreign_cpu") or 0) > BUSY else "")
 
 
 def _fmt(v, spec, dash="-"):
@@ -1116,9 +1401,11 @@ def text_tables(cases, threads_list, contestants, idx, summary) -> str:
         case = CASES[cid]
         unit = "us/call" if case.latency else "ms"
         lines.append("")
-        lines.append(f"== {cid}: {case.desc}   in {case.in_bytes / 1e6:.3g} MB, out {case.out_bytes / 1e6:.3g} MB"
-                     + (f", idx {case.idx_bytes / 1e6:.3g} MB" if case.idx_bytes else "")
-                     + (f"  [{case.note}]" if case.note else ""))
+        lines.append(
+            f"== {cid}: {case.desc}   in {case.in_bytes / 1e6:.3g} MB, out {case.out_bytes / 1e6:.3g} MB"
+            + (f", idx {case.idx_bytes / 1e6:.3g} MB" if case.idx_bytes else "")
+            + (f"  [{case.note}]" if case.note else "")
+        )
         hdr = f"{'contestant':<14}"
         for t in threads_list:
             hdr += f" | T={t} {unit:>7} {'GB/s':>7} {'%copy':>6}"
@@ -1130,18 +1417,22 @@ def text_tables(cases, threads_list, contestants, idx, summary) -> str:
             if all(r is None for r in rs):
                 continue
             row = f"{c:<14}"
-            for r in rs:
-                r = r or {}
+            for r0 in rs:
+                r = r0 or {}
                 frac = r.get("frac_copy")
-                row += (f" | {'':4}{_fmt_time(r.get('median_s'), case.latency):>7} {_fmt(r.get('gbps'), '.1f'):>7}"
-                        f" {_fmt(None if frac is None else 100 * frac, '.0f'):>6}")
+                row += (
+                    f" | {'':3}{_tm(r, case.latency):>8} {_fmt(r.get('gbps'), '.1f'):>7}"
+                    f" {_fmt(None if frac is None else 100 * frac, '.0f'):>6}"
+                )
             row += " | " + _status(rs)
             lines.append(row)
         sp = []
         for s in summary:
             if s["case"] == cid:
                 if s["speedup"] is not None:
-                    sp.append(f"T={s['threads']}: {s['speedup']:.2f}x vs {s['best_peer']}")
+                    sp.append(
+                        f"T={s['threads']}: {s['speedup']:.2f}x{'*' if s.get('busy') else ''} vs {s['best_peer']}"
+                    )
                 else:
                     sp.append(f"T={s['threads']}: n/a")
         lines.append("nhwcpool speedup over best peer: " + ",  ".join(sp))
@@ -1150,19 +1441,23 @@ def text_tables(cases, threads_list, contestants, idx, summary) -> str:
 
 def markdown(cases, threads_list, contestants, idx, summary, meta) -> str:
     out = []
-    out.append(f"Machine: {meta['cpu']} ({meta['ncpu']} CPUs), Python {meta['python']}, NumPy {meta['numpy']}; "
-               f"{'quick run; ' if meta['quick'] else ''}median of repetitions. "
-               "Speedup = best peer time / nhwcpool time (peers: " + ", ".join(PEERS) + "). "
-               "GB/s counts input + output (+ int64 indices) bytes; % copy = GB/s relative to np.copyto of the "
-               "same input (2 x input bytes).")
+    out.append(
+        f"Machine: {meta['cpu']} ({meta['ncpu']} CPUs), Python {meta['python']}, NumPy {meta['numpy']}; "
+        f"{'quick run; ' if meta['quick'] else ''}median of repetitions. "
+        "Speedup = best peer time / nhwcpool time (peers: " + ", ".join(PEERS) + "). "
+        "GB/s counts input + output (+ int64 indices) bytes; % copy = GB/s relative to np.copyto of the "
+        "same input (2 x input bytes)."
+    )
     out.append("")
-    out.append("| case | what | T | nhwcpool | nhwcpool out= | best peer | peer time | speedup | nhwcpool GB/s | % of copy BW |")
+    out.append(
+        "| case | what | T | nhwcpool | nhwcpool out= | best peer | peer time | speedup | nhwcpool GB/s | % of copy BW |"
+    )
     out.append("|---|---|---:|---:|---:|---|---:|---:|---:|---:|")
     for s in summary:
         case = CASES[s["case"]]
         u = " us" if case.latency else " ms"
         nh = _fmt_time(s["nhwcpool_s"], case.latency)
-        if s["nhwcpool_status"] not in ("ok",) and s["nhwcpool_s"] is not None:
+        if s["nhwcpool_status"] != "ok" and s["nhwcpool_s"] is not None:
             nh += f" ({s['nhwcpool_status']})"
         elif s["nhwcpool_s"] is None:
             nh = s["nhwcpool_status"]
@@ -1170,9 +1465,17 @@ def markdown(cases, threads_list, contestants, idx, summary, meta) -> str:
             f"| {s['case']} | {case.desc} | {s['threads']} | {nh}{u if s['nhwcpool_s'] else ''} | "
             f"{_fmt_time(s['nhwcpool_out_s'], case.latency)}{u if s['nhwcpool_out_s'] else ''} | {s['best_peer'] or '-'} | "
             f"{_fmt_time(s['best_peer_s'], case.latency)}{u if s['best_peer_s'] else ''} | "
-            f"{_fmt(s['speedup'], '.2f')}{'x' if s['speedup'] else ''} | {_fmt(s['nhwcpool_gbps'], '.1f')} | "
+            f"{_fmt(s['speedup'], '.2f')}{'x' if s['speedup'] else ''}{'*' if s.get('busy') else ''} | "
+            f"{_fmt(s['nhwcpool_gbps'], '.1f')} | "
             f"{_fmt(None if s['nhwcpool_frac_copy'] is None else 100 * s['nhwcpool_frac_copy'], '.0f')}"
-            f"{'%' if s['nhwcpool_frac_copy'] else ''} |")
+            f"{'%' if s['nhwcpool_frac_copy'] else ''} |"
+        )
+    if any(s.get("busy") for s in summary):
+        out.append("")
+        out.append(
+            f"\\* other processes used more than {100 * BUSY:.0f}% of the CPUs while nhwcpool or the best peer "
+            "was timed: treat that ratio with suspicion."
+        )
     out.append("")
     out.append("<details><summary>All contestants (time per call; ms, or us for case l)</summary>")
     out.append("")
@@ -1185,7 +1488,7 @@ def markdown(cases, threads_list, contestants, idx, summary, meta) -> str:
             rs = [idx.get((c, t, cid)) for t in threads_list]
             if all(r is None for r in rs):
                 continue
-            cells = [_fmt_time((r or {}).get("median_s"), case.latency) for r in rs]
+            cells = [_tm(r, case.latency) for r in rs]
             st = _status(rs).replace("|", "/")
             out.append(f"| {cid} | {c} | " + " | ".join(cells) + f" | {st} |")
     out.append("")
@@ -1194,41 +1497,60 @@ def markdown(cases, threads_list, contestants, idx, summary, meta) -> str:
 
 
 def draw_png(path: Path, cases, threads_list, summary) -> None:
-    import matplotlib
+    import matplotlib as mpl
 
-    matplotlib.use("Agg")
+    mpl.use("Agg")
     import matplotlib.pyplot as plt
-    import matplotlib.ticker
+    from matplotlib.ticker import FuncFormatter
 
-    fig, ax = plt.subplots(figsize=(max(6, 0.75 * len(cases) + 2), 4.2))
+    fig, ax = plt.subplots(figsize=(max(6, 0.6 * len(cases) + 2), 5.5))
     width = 0.8 / max(1, len(threads_list))
     sp = {(s["case"], s["threads"]): s for s in summary}
+    vals = [s["speedup"] for s in summary if s["speedup"]] or [1.0]
+    lo, hi = max(1 / 64, min(0.5, min(vals) / 1.6)), max(2.0, max(vals) * 2.0)
     for i, t in enumerate(threads_list):
         xs, ys, labels = [], [], []
         for j, cid in enumerate(cases):
             s = sp.get((cid, t))
             v = s["speedup"] if s else None
             xs.append(j + (i - (len(threads_list) - 1) / 2) * width)
-            ys.append(v if v else float("nan"))
-            labels.append(f"{v:.2f}" if v else "n/a")
+            ys.append(v or float("nan"))
+            label = "n/a" if not v else f"{v:.2f}" if v >= 0.1 else f"{v:.2g}"
+            labels.append(label + ("*" if s and s.get("busy") else ""))
         # bars grow from 1x so slower-than-peer cases point down on the log axis
-        bars = ax.bar(xs, [y - 1.0 if y == y else 0.0 for y in ys], width, bottom=1.0,
-                      label=f"{t} thread{'s' if t > 1 else ''}")
-        for b, lab, v in zip(bars, labels, ys):
-            ax.annotate(lab, (b.get_x() + b.get_width() / 2, v if v == v else 1.0), ha="center", va="bottom",
-                        fontsize=7, rotation=90, xytext=(0, 2), textcoords="offset points")
+        bars = ax.bar(
+            xs,
+            [0.0 if math.isnan(y) else y - 1.0 for y in ys],
+            width,
+            bottom=1.0,
+            label=f"{t} thread{'s' if t > 1 else ''}",
+        )
+        for b, lab, v in zip(bars, labels, ys, strict=True):
+            down = not math.isnan(v) and v < 1.0
+            ax.annotate(
+                lab,
+                (b.get_x() + b.get_width() / 2, 1.0 if math.isnan(v) else min(max(v, lo * 1.6), hi)),
+                ha="center",
+                va="top" if down else "bottom",
+                fontsize=7,
+                rotation=90,
+                xytext=(0, -2 if down else 2),
+                textcoords="offset points",
+            )
     ax.axhline(1.0, color="black", linewidth=1, linestyle="--")
     ax.set_yscale("log", base=2)
-    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xticks(range(len(cases)))
     ax.set_xticklabels(cases)
     ax.set_ylabel("nhwcpool speedup over best peer (x, log scale)")
     ax.set_xlabel("case")
-    ax.set_title("nhwcpool vs the fastest of torch, torch-mkldnn, onnxruntime, tensorflow, jax\n"
-                 "(> 1: nhwcpool faster; bars start at 1x)", fontsize=9)
+    ax.set_title(
+        "nhwcpool vs the fastest of torch, torch-mkldnn, onnxruntime, tensorflow, jax\n"
+        "(> 1: nhwcpool faster; bars start at 1x; * = machine was busy during the timing)",
+        fontsize=9,
+    )
     ax.legend(fontsize=8)
-    vals = [s["speedup"] for s in summary if s["speedup"]] or [1.0]
-    ax.set_ylim(min(0.5, min(vals) / 1.6), max(2.0, max(vals) * 2.0))
+    ax.set_ylim(lo, hi)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
@@ -1245,22 +1567,43 @@ def machine_meta(args, threads_list) -> dict:
     except OSError:
         pass
     try:
-        rev = subprocess.run(["git", "-C", str(HERE), "describe", "--always", "--dirty"], capture_output=True,
-                             text=True, timeout=10).stdout.strip() or None
+        rev = (
+            subprocess.run(
+                ["git", "-C", str(HERE), "describe", "--always", "--dirty"],
+                capture_output=True,
+                check=False,
+                text=True,
+                timeout=10,
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
         rev = None
-    return {"date": time.strftime("%Y-%m-%d %H:%M:%S"), "cpu": cpu, "git": rev, "ncpu": os.cpu_count(),
-            "python": platform.python_version(), "numpy": np.__version__, "platform": platform.platform(),
-            "threads": threads_list, "quick": args.quick, "pinned": not args.no_pin, "argv": sys.argv[1:]}
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "cpu": cpu,
+        "git": rev,
+        "ncpu": os.cpu_count(),
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "threads": threads_list,
+        "quick": args.quick,
+        "pinned": not args.no_pin,
+        "argv": sys.argv[1:],
+    }
 
 
 def parent_main(args) -> int:
     threads_list = [int(t) for t in args.threads.split(",") if t.strip()]
     cases = expand_cases(args.cases)
-    contestants = CONTESTANTS if not args.contestants else [c.strip() for c in args.contestants.split(",") if c.strip()]
+    contestants = (
+        CONTESTANTS if not args.contestants else [c.strip() for c in args.contestants.split(",") if c.strip()]
+    )
     for c in contestants:
         if c not in ADAPTERS:
-            raise SystemExit(f"unknown contestant {c!r}; known: {', '.join(CONTESTANTS)}")
+            msg = f"unknown contestant {c!r}; known: {', '.join(CONTESTANTS)}"
+            raise SystemExit(msg)
     available, missing = [], []
     for c in contestants:
         (available if importlib.util.find_spec(IMPORT_NAME[c]) is not None else missing).append(c)
@@ -1270,7 +1613,7 @@ def parent_main(args) -> int:
         print("note: without the 'copy' contestant there is no % of copy bandwidth", file=sys.stderr)
 
     meta = machine_meta(args, threads_list)
-    total = len(threads_list) * len(available) * len(cases)
+    total = len(threads_list) * len(available) * len(cases) * args.rounds
     try:
         from tqdm import tqdm
 
@@ -1282,58 +1625,91 @@ def parent_main(args) -> int:
         if bar is not None:
             bar.update(n)
 
-    results: list[dict] = []
-    headers: dict = {}
-    busy_workers: list[str] = []
+    progress.desc = bar.set_description if bar is not None else None
+
     idle = machine_idle_check()
     meta["foreign_cpu_before"] = idle
     if idle is not None and idle > 0.10:
-        print(f"WARNING: other processes are using {100 * idle:.0f}% of the machine's CPU time; "
-              "timings (T>1 especially) will be disturbed", file=sys.stderr)
-    log_path = Path(args.json).with_suffix(".log")
+        print(
+            f"WARNING: other processes are using {100 * idle:.0f}% of the machine's CPU time; "
+            "timings (T>1 especially) will be disturbed",
+            file=sys.stderr,
+        )
+    log_path = Path(args.json or str(HERE / "results" / "latest.json")).with_suffix(".log")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     t_start = time.monotonic()
-    with open(log_path, "w") as log:
-        for t in threads_list:
-            for c in available:
-                if bar is not None:
-                    bar.set_description(f"T={t} {c}")
-                if args.wait_quiet > 0:
-                    wait_for_quiet(args.wait_quiet)
-                with ForeignLoad() as fl:
-                    h, rs = run_worker(c, t, cases, args, progress, log)
-                h["foreign_cpu_fraction"] = fl.fraction
-                headers[f"{c}@{t}"] = h
-                if fl.fraction is not None and fl.fraction > 0.10:
-                    busy_workers.append(f"{c}@T={t}: {100 * fl.fraction:.0f}%")
-                results += rs
+    with log_path.open("w") as log:
+        headers, results = run_all(cases, threads_list, available, args, progress, log)
     if bar is not None:
         bar.close()
     for c in missing:
         for t in threads_list:
             for cid in cases:
-                results.append({"contestant": c, "threads": t, "case": cid, "status": "skip", "detail": "not importable"})
+                results.append(
+                    {"contestant": c, "threads": t, "case": cid, "status": "skip", "detail": "not importable"}
+                )
+    busy = sorted(
+        {
+            f"{r['contestant']}@T={r['threads']}/{r['case']}": r["foreign_cpu"]
+            for r in results
+            if r.get("median_s") and (r.get("foreign_cpu") or 0) > BUSY
+        }.items()
+    )
+    busy_workers = [f"{k} {100 * v:.0f}%" for k, v in busy]
     meta["wall_s"] = time.monotonic() - t_start
+    meta["busy_workers"] = busy_workers
+    meta["log"] = str(log_path)
+    return report(args, meta, headers, results, cases, threads_list, contestants)
 
+
+def replot(args) -> int:
+    """Re-render tables, markdown and chart from a JSON written by an earlier run."""
+    doc = json.loads(Path(args.from_json).read_text())
+    cases = [cid for cid in doc["cases"] if cid in CASES]
+    contestants = [c for c in CONTESTANTS if any(r["contestant"] == c for r in doc["results"])]
+    if Path(args.json).resolve() == Path(args.from_json).resolve():
+        args.json = ""  # never rewrite the input
+    return report(
+        args, doc["meta"], doc.get("workers", {}), doc["results"], cases, doc["meta"]["threads"], contestants
+    )
+
+
+def report(args, meta, headers, results, cases, threads_list, contestants) -> int:
     summary, idx = summarize(cases, threads_list, results)
     shown = [c for c in CONTESTANTS if c in contestants]
     print(text_tables(cases, threads_list, shown, idx, summary))
     print()
-    print(f"total wall time {meta['wall_s']:.0f} s; worker stderr in {log_path}")
-    meta["busy_workers"] = busy_workers
+    print(f"total wall time {meta.get('wall_s', 0):.0f} s; worker stderr in {meta.get('log')}")
+    busy_workers = meta.get("busy_workers", [])
     if busy_workers:
-        print("WARNING: other processes used >10% of the CPUs while these workers ran (their numbers are "
-              "suspect; rerun them on a quiet machine): " + ", ".join(busy_workers))
+        timed = sum(1 for r in results if r.get("median_s"))
+        print(
+            f"WARNING: other processes used >{100 * BUSY:.0f}% of the CPUs while {len(busy_workers)} of {timed} "
+            "timings ran (marked * in the tables); rerun on a quiet machine for trustworthy numbers."
+        )
 
-    doc = {"meta": meta, "workers": headers,
-           "cases": {cid: {**asdict(CASES[cid]), "desc": CASES[cid].desc, "out_shape": CASES[cid].out_shape,
-                           "in_bytes": CASES[cid].in_bytes, "out_bytes": CASES[cid].out_bytes,
-                           "idx_bytes": CASES[cid].idx_bytes} for cid in cases},
-           "results": results, "summary": summary}
-    jp = Path(args.json)
-    jp.parent.mkdir(parents=True, exist_ok=True)
-    jp.write_text(json.dumps(doc, indent=1))
-    print(f"wrote {jp}")
+    doc = {
+        "meta": meta,
+        "workers": headers,
+        "cases": {
+            cid: {
+                **asdict(CASES[cid]),
+                "desc": CASES[cid].desc,
+                "out_shape": CASES[cid].out_shape,
+                "in_bytes": CASES[cid].in_bytes,
+                "out_bytes": CASES[cid].out_bytes,
+                "idx_bytes": CASES[cid].idx_bytes,
+            }
+            for cid in cases
+        },
+        "results": results,
+        "summary": summary,
+    }
+    if args.json:
+        jp = Path(args.json)
+        jp.parent.mkdir(parents=True, exist_ok=True)
+        jp.write_text(json.dumps(doc, indent=1))
+        print(f"wrote {jp}")
     md = markdown(cases, threads_list, shown, idx, summary, meta)
     if args.markdown:
         mp = Path(args.markdown)
@@ -1352,25 +1728,42 @@ def parent_main(args) -> int:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", default="1,2", help="comma-separated thread counts (default 1,2)")
-    ap.add_argument("--cases", default="all", help="comma-separated case ids or letters (default all): "
-                    + ", ".join(CASES))
+    ap.add_argument(
+        "--cases",
+        default="all",
+        help="comma-separated case ids or letters (default all): " + ", ".join(CASES),
+    )
     ap.add_argument("--contestants", default="", help="comma-separated subset of: " + ", ".join(CONTESTANTS))
     ap.add_argument("--quick", action="store_true", help="few repetitions (smoke test)")
     ap.add_argument("--json", default=str(HERE / "results" / "latest.json"))
     ap.add_argument("--png", default=str(HERE / "results" / "speedup.png"))
     ap.add_argument("--markdown", default=str(HERE / "results" / "latest.md"))
-    ap.add_argument("--timeout", type=float, default=900.0, help="seconds per worker before it is killed")
-    ap.add_argument("--wait-quiet", type=float, default=0.0, metavar="S",
-                    help="before each worker, wait up to S seconds for other processes to go quiet")
+    ap.add_argument("--rounds", type=int, default=1, help="time every case R times, keep the fastest round")
+    ap.add_argument("--timeout", type=float, default=600.0, help="seconds per case before a worker is killed")
+    ap.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="before each worker, wait up to S seconds for other processes to go quiet",
+    )
     ap.add_argument("--no-pin", action="store_true", help="do not pin workers to T CPUs")
     ap.add_argument("--list", action="store_true", help="list cases and exit")
-    ap.add_argument("--selftest", action="store_true", help="check the NumPy reference against naive loops and exit")
+    ap.add_argument(
+        "--from-json", metavar="PATH", help="re-render tables/markdown/png from an earlier JSON and exit"
+    )
+    ap.add_argument(
+        "--selftest", action="store_true", help="check the NumPy reference against naive loops and exit"
+    )
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.list:
         for cid, c in CASES.items():
             print(f"{cid:6} {c.desc}  ({c.in_bytes / 1e6:.3g} MB in){'  ' + c.note if c.note else ''}")
         return 0
+    if args.from_json:
+        return replot(args)
     if args.selftest:
         return selftest()
     if args.worker:
