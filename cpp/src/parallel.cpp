@@ -44,7 +44,8 @@ void parallel_for(std::int64_t n, std::int64_t work, int threads, RangeFn fn, co
 #ifdef _OPENMP
   // libgomp treats a failed thread creation as fatal (exit or crash, BUG-7: ~32,700 threads),
   // so the team is capped at 4x the processors available, whatever set_num_threads asked for.
-  const std::int64_t cap = 4 * static_cast<std::int64_t>(omp_get_num_procs() > 0 ? omp_get_num_procs() : 1);
+  // Computed once: omp_get_num_procs() queries the affinity mask (a system call) each time.
+  static const std::int64_t cap = 4 * static_cast<std::int64_t>(omp_get_num_procs() > 0 ? omp_get_num_procs() : 1);
   if (nt > cap) nt = cap;
 #endif
   if (work < kSerialWork || g_forked_child.load(std::memory_order_relaxed)) nt = 1;

@@ -119,6 +119,15 @@ def _pair_strict(value: Any, name: str) -> tuple[int, int]:
     return _int(value[0], f"{name}[0]"), _int(value[1], f"{name}[1]")
 
 
+def _window(
+    kernel_size: Any, stride: Any, padding: Any
+) -> tuple[int, int, int, int, int, int, int, int, int]:
+    """(kh, kw, sh, sw, mode, top, bottom, left, right); stride None means the kernel size."""
+    kh, kw = _pair(kernel_size, "kernel_size")
+    sh, sw = (kh, kw) if stride is None else _pair(stride, "stride")
+    return (kh, kw, sh, sw, *_padding(padding))
+
+
 def _array(x: Any) -> np.ndarray[Any, Any]:
     return x if type(x) is np.ndarray else np.asarray(x)
 
@@ -191,10 +200,8 @@ def max_pool2d(
         Output size per axis: ``floor((n + pad_begin + pad_end - dilation*(k-1) - 1)/s) + 1``.
         A window holding a NaN gives NaN; on ties the first tap in row-major order wins.
     """
-    kh, kw = _pair(kernel_size, "kernel_size")
-    sh, sw = (kh, kw) if stride is None else _pair(stride, "stride")
+    kh, kw, sh, sw, mode, pt, pb, pl, pr = _window(kernel_size, stride, padding)
     dh, dw = _pair(dilation, "dilation")
-    mode, pt, pb, pl, pr = _padding(padding)
     return _core.max_pool2d(
         _array(x),
         kh,
@@ -253,9 +260,7 @@ def avg_pool2d(
         and clipped to the dtype's range. float16 accumulates in float32; float32 and
         float64 accumulate in float64.
     """
-    kh, kw = _pair(kernel_size, "kernel_size")
-    sh, sw = (kh, kw) if stride is None else _pair(stride, "stride")
-    mode, pt, pb, pl, pr = _padding(padding)
+    kh, kw, sh, sw, mode, pt, pb, pl, pr = _window(kernel_size, stride, padding)
     div = 0
     if divisor_override is not None:
         div = _int(divisor_override, "divisor_override")
@@ -369,10 +374,8 @@ def output_shape(
         msg = f"input_shape must be a tuple of 2 to 4 ints, got {type(input_shape).__name__}"
         raise TypeError(msg)
     dims = [_int(v, "input_shape") for v in input_shape]
-    kh, kw = _pair(kernel_size, "kernel_size")
-    sh, sw = (kh, kw) if stride is None else _pair(stride, "stride")
+    kh, kw, sh, sw, mode, pt, pb, pl, pr = _window(kernel_size, stride, padding)
     dh, dw = _pair(dilation, "dilation")
-    mode, pt, pb, pl, pr = _padding(padding)
     return tuple(
         _core.output_shape(dims, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr, _flag(ceil_mode, "ceil_mode"), mode)
     )
