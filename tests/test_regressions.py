@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import nhwcpool
 import numpy as np
 import pytest
-
-import nhwcpool
 
 
 @pytest.fixture
@@ -15,7 +14,8 @@ def restore_threads():
     nhwcpool.set_num_threads(before)
 
 
-def test_huge_thread_request_is_capped(restore_threads):
+@pytest.mark.usefixtures("restore_threads")
+def test_huge_thread_request_is_capped():
     # BUG-7: 40,000 output rows and set_num_threads(65536) asked libgomp for ~40,000 threads,
     # which exits or crashes the process. The team is now capped at 4x the processors.
     nhwcpool.set_num_threads(65536)
