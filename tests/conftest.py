@@ -56,11 +56,27 @@ def using_simd(level):
         core.set_simd_level(previous)
 
 
+@contextlib.contextmanager
+def streaming_stores():
+    """Write every output with the non-temporal-store paths (normally only outputs of
+    several MiB take them)."""
+    core = nhwcpool._core
+    previous = core._get_stream_threshold()
+    core._set_stream_threshold(0)
+    try:
+        yield
+    finally:
+        core._set_stream_threshold(previous)
+
+
 def each_simd_level():
-    """Yield every supported SIMD level with it active; restores afterwards."""
+    """Yield every supported SIMD level with it active, once with ordinary and once with
+    streaming output stores ("<level>+stream"); restores afterwards."""
     for level in SIMD_LEVELS:
         with using_simd(level):
             yield level
+            with streaming_stores():
+                yield f"{level}+stream"
 
 
 @pytest.fixture(params=SIMD_LEVELS)

@@ -371,4 +371,11 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
   });
   m.def("supported_simd_levels", [] { return simd_levels(&nhwcpool::simd_level_supported); });
   m.def("compiled_simd_levels", [] { return simd_levels(&nhwcpool::simd_level_compiled); });
+  // Private: output size (bytes) from which results are written with streaming stores; tests
+  // set 0 to run the streaming paths on small arrays.
+  m.def("_set_stream_threshold", [](int64_t bytes) {
+    if (bytes < 0) value_error("_set_stream_threshold: bytes must be >= 0, got " + std::to_string(bytes));
+    nhwcpool::set_stream_threshold(bytes);
+  });
+  m.def("_get_stream_threshold", &nhwcpool::stream_threshold);
 }

@@ -173,7 +173,23 @@ constexpr void (*kMaxAvx2)(const MaxPoolArgs&) = nullptr;
 constexpr void (*kAvgAvx2)(const AvgPoolArgs&) = nullptr;
 #endif
 
+std::atomic<std::int64_t>& stream_slot() {
+  // 8 MiB: a quarter of this class of machine's L3; glibc's memcpy switches to non-temporal
+  // stores at a similar fraction of the shared cache.
+  static std::atomic<std::int64_t> bytes{std::int64_t{8} << 20};
+  return bytes;
+}
+
+bool use_stream(const Geometry& geo, DType out_dtype) {
+  const double bytes = static_cast<double>(geo.N) * static_cast<double>(geo.OH) * static_cast<double>(geo.OW) *
+                       static_cast<double>(geo.C) * static_cast<double>(itemsize(out_dtype));
+  return bytes >= static_cast<double>(stream_slot().load(std::memory_order_relaxed));
+}
+
 }  // namespace
+
+void set_stream_threshold(std::int64_t bytes) { stream_slot().store(bytes < 0 ? 0 : bytes, std::memory_order_relaxed); }
+std::int64_t stream_threshold() { return stream_slot().load(std::memory_order_relaxed); }
 
 void max_pool2d(DType dtype, const Geometry& geo, const InputView& in, void* out,
                 std::int64_t* indices) {
@@ -182,6 +198,7 @@ void max_pool2d(DType dtype, const Geometry& geo, const InputView& in, void* out
   MaxPoolArgs a;
   a.dtype = dtype; a.geo = geo; a.in = in; a.out = out; a.indices = indices;
   a.htab = &t.h; a.wtab = &t.w; a.threads = get_num_threads();
+  a.stream = use_stream(geo, dtype);
   run_kernel<MaxPoolArgs>(a, &baseline::max_pool, kMaxAvx2, kMaxAvx512);
 }
 
@@ -193,6 +210,7 @@ void avg_pool2d(DType in_dtype, DType out_dtype, const Geometry& geo, const Inpu
   a.in_dtype = in_dtype; a.out_dtype = out_dtype; a.geo = geo; a.in = in; a.out = out;
   a.count_include_pad = count_include_pad; a.divisor_override = divisor_override;
   a.htab = &t.h; a.wtab = &t.w; a.threads = get_num_threads();
+  a.stream = use_stream(geo, out_dtype);
   run_kernel<AvgPoolArgs>(a, &baseline::avg_pool, kAvgAvx2, kAvgAvx512);
 }
 

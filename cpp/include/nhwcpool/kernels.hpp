@@ -25,6 +25,7 @@ struct MaxPoolArgs {
   const AxisTable* htab = nullptr;
   const AxisTable* wtab = nullptr;
   int threads = 1;
+  bool stream = false;  // write the output with non-temporal stores (large outputs)
 };
 
 struct AvgPoolArgs {
@@ -38,7 +39,14 @@ struct AvgPoolArgs {
   const AxisTable* htab = nullptr;
   const AxisTable* wtab = nullptr;
   int threads = 1;
+  bool stream = false;  // write the output with non-temporal stores (large outputs)
 };
+
+// Outputs of at least this many bytes are written with non-temporal (streaming) stores, which
+// skip the read-for-ownership of each output line and leave the caches to the input. Smaller
+// outputs stay in cache for whoever reads them next. Settable for tests (dispatch.cpp).
+void set_stream_threshold(std::int64_t bytes);
+std::int64_t stream_threshold();
 
 // High-level calls: validate geometry/tables, pick the SIMD level, run in parallel.
 void max_pool2d(DType dtype, const Geometry& geo, const InputView& in, void* out,

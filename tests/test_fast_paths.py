@@ -1,0 +1,89 @@
+"""Each kernel path, chosen by shape, checked against the reference at every SIMD level,
+with ordinary and with streaming (non-temporal) output stores.
+
+The hypothesis tests draw small channel counts; the paths below need wide pixels
+(>= 64 bytes), >= 128 channels (streamed int64 indices) or a particular window/stride
+mix, so they are listed explicitly. Outputs are also written through misaligned ``out=``
+views, so the streaming stores see every alignment of their first and last lines.
+"""
+
+from __future__ import annotations
+
+import nhwcpool
+import numpy as np
+import pytest
+import reference as R
+from conftest import each_simd_level
+from strategies import make_array
+
+# (shape, kernel, stride, padding): which path each takes is noted.
+CASES = [
+    ((2, 9, 10, 128), 2, 2, 0),  # wide (taps-outer) direct, 2x2/s2
+    ((1, 9, 9, 136), 3, 2, 1),  # wide direct, 3x3/s2 with padding, odd block tail
+    ((2, 7, 8, 130), 3, 1, 1),  # register-blocked direct, 3x3/s1
+    ((1, 6, 7, 256), 2, 1, 0),  # register-blocked direct, 2x2/s1
+    ((1, 11, 9, 96), 5, 1, 2),  # separable, 5x5/s1
+    ((1, 12, 12, 72), 13, 1, 6),  # separable, kernel larger than the image
+    ((3, 9, 9, 3), 2, 2, 0),  # small C, shifted W*C vectors
+    ((1, 5, 5, 2048), 5, 1, 0),  # global window over wide pixels
+]
+IDS = [f"{s}-k{k}s{st}p{p}" for s, k, st, p in CASES]
+
+
+def _misaligned_out(shape, dtype, offset):
+    itemsize = np.dtype(dtype).itemsize
+    n = int(np.prod(shape))
+    buf = np.zeros(n * itemsize + 64 + offset, np.uint8)
+    start = (-buf.ctypes.data) % 64 + offset
+    return buf[start : start + n * itemsize].view(dtype).reshape(shape)
+
+
+@pytest.mark.parametrize(("shape", "k", "s", "p"), CASES, ids=IDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64, np.uint8, np.int32])
+def test_max_paths(shape, k, s, p, dtype):
+    x = make_array(shape, dtype, "special" if np.dtype(dtype).kind == "f" else "full", seed=sum(shape) + k)
+    exp_v, exp_i = R.max_pool2d(x, k, s, p)
+    for level in each_simd_level():
+        v = nhwcpool.max_pool2d(x, k, s, p)
+        R.assert_max_equal(v, exp_v)
+        v2, i2 = nhwcpool.max_pool2d(x, k, s, p, return_indices=True)
+        R.assert_max_equal(v2, exp_v)
+        np.testing.assert_array_equal(i2, exp_i, err_msg=f"indices, simd={level}")
+        for offset in (4, 16, 40) if np.dtype(dtype).itemsize == 4 else (0,):
+            o = _misaligned_out(exp_v.shape, dtype, offset)
+            nhwcpool.max_pool2d(x, k, s, p, out=o)
+            R.assert_max_equal(o, exp_v)
+
+
+@pytest.mark.parametrize(("shape", "k", "s", "p"), CASES, ids=IDS)
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int16])
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_avg_paths(shape, k, s, p, dtype, count_include_pad):
+    x = make_array(
+        shape, dtype, "dyadic" if np.dtype(dtype).kind == "f" else "full", seed=sum(shape), avg_safe=True
+    )
+    exp, absmean, ntaps = R.avg_pool2d(x, k, s, p, False, count_include_pad, None, None)
+    for level in each_simd_level():
+        got = nhwcpool.avg_pool2d(x, k, s, p, count_include_pad=count_include_pad)
+        try:
+            R.assert_avg_close(got, exp, absmean, ntaps, dtype)
+        except AssertionError as e:
+            msg = f"simd={level}: {e}"
+            raise AssertionError(msg) from None
+        if dtype == np.float32:
+            o = _misaligned_out(exp.shape, dtype, 4)
+            nhwcpool.avg_pool2d(x, k, s, p, count_include_pad=count_include_pad, out=o)
+            np.testing.assert_array_equal(o, got)
+
+
+def test_streaming_threshold_hook_round_trips():
+    core = nhwcpool._core
+    before = core._get_stream_threshold()
+    try:
+        core._set_stream_threshold(12345)
+        assert core._get_stream_threshold() == 12345
+        with pytest.raises(ValueError, match="bytes must be >= 0"):
+            core._set_stream_threshold(-1)
+    finally:
+        core._set_stream_threshold(before)
+    assert before > 0
