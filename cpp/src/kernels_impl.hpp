@@ -475,12 +475,90 @@ void reduce_rows(const T* const* rows, i64 nrows, A* NHWCPOOL_RESTRICT dst, i64 
 // Below this many bytes per pixel the per-window channel loop is too short to vectorize well,
 // so the reduction runs over shifted W*C vectors instead.
 constexpr i64 kSmallPixelBytes = 64;
+// Windows from this size on (stride 1) take the running-max passes: 3 operations per output
+// instead of k - 1.
+constexpr i64 kVhgwMinKernel = 4;
+
+// Running max along one axis in O(1) per output whatever the window (van Herk / Gil-Werman,
+// as in image morphology and oneDNN's notes on large pooling windows): for stride 1 and no
+// dilation, cut the padded axis into blocks of k; each window [o, o+k) covers the tail of one
+// block and the head of the next, so its max is max(suffix[o], prefix[o+k-1]). Elements are
+// `C`-wide vectors (pixels or whole rows). Ties and NaNs resolve exactly as the sequential
+// scan does: the first of equal values, the last NaN (suffix and prefix each keep that rule,
+// and the suffix part comes first). Positions in the padding hold lowest_value, the identity.
+inline bool vhgw_applies(const AxisParams& ax, i64 n) {
+  return ax.stride == 1 && ax.dilation == 1 && ax.kernel >= kVhgwMinKernel && ax.kernel <= n;
+}
+
+template <class Op, class A>
+inline void combine3(A* NHWCPOOL_RESTRICT dst, const A* NHWCPOOL_RESTRICT a, const A* NHWCPOOL_RESTRICT b, i64 n) {
+  for (i64 i = 0; i < n; ++i) dst[i] = Op::f(a[i], b[i]);
+}
+
+// One axis of length n (elements of C values at src(x)), output length OW, padding pad_begin.
+// pre and suf: scratch of (OW + k - 1) * C each. Writes output o at out + o * C.
+template <class A, class Src>
+void vhgw_axis(Src src, i64 n, i64 k, i64 pad, i64 OW, i64 C, A* NHWCPOOL_RESTRICT out,
+               A* NHWCPOOL_RESTRICT pre, A* NHWCPOOL_RESTRICT suf) {
+  const i64 L = OW + k - 1;  // padded positions any window touches
+  const A lo = lowest_value<A>();
+  for (i64 b0 = 0; b0 < L; b0 += k) {
+    const i64 b1 = b0 + k < L ? b0 + k : L;
+    for (i64 u = b0; u < b1; ++u) {  // prefix max within the block
+      A* d = pre + u * C;
+      const i64 x = u - pad;
+      const bool in = x >= 0 && x < n;
+      if (u == b0) {
+        if (in) {
+          copy_from(d, src(x), C);
+        } else {
+          fill(d, lo, C);
+        }
+      } else if (in) {
+        combine3<MaxOp>(d, d - C, src(x), C);
+      } else {
+        std::memcpy(d, d - C, static_cast<std::size_t>(C) * sizeof(A));
+      }
+    }
+    for (i64 u = b1 - 1; u >= b0; --u) {  // suffix max within the block
+      A* d = suf + u * C;
+      const i64 x = u - pad;
+      const bool in = x >= 0 && x < n;
+      if (u == b1 - 1) {
+        if (in) {
+          copy_from(d, src(x), C);
+        } else {
+          fill(d, lo, C);
+        }
+      } else if (in) {
+        combine3<MaxOp>(d, src(x), d + C, C);
+      } else {
+        std::memcpy(d, d + C, static_cast<std::size_t>(C) * sizeof(A));
+      }
+    }
+  }
+  for (i64 o = 0; o < OW; ++o) {
+    if (o % k == 0) {
+      std::memcpy(out + o * C, suf + o * C, static_cast<std::size_t>(C) * sizeof(A));
+    } else {
+      combine3<MaxOp>(out + o * C, suf + o * C, pre + (o + k - 1) * C, C);
+    }
+  }
+}
 
 // taps: scratch for taps_w pointers.
 template <class Op, class A>
 void horizontal(const A* NHWCPOOL_RESTRICT row, A* NHWCPOOL_RESTRICT out, const Geometry& g,
-                const AxisTable& wt, A* NHWCPOOL_RESTRICT sh, A empty, const A** taps) {
+                const AxisTable& wt, A* NHWCPOOL_RESTRICT sh, A empty, const A** taps,
+                A* vh = nullptr) {
   const i64 C = g.C, OW = g.OW, kw = g.w.kernel, dw = g.w.dilation;
+  if constexpr (std::is_same<Op, MaxOp>::value) {
+    if (vh != nullptr) {  // caller checked vhgw_applies(g.w, g.W); vh holds 2 * (OW + kw - 1) * C
+      const i64 L = OW + kw - 1;
+      vhgw_axis<A>([row, C](i64 x) { return row + x * C; }, g.W, kw, g.w.pad_begin, OW, C, out, vh, vh + L * C);
+      return;
+    }
+  }
   i64 fb = wt.full_begin, fe = wt.full_end;
   const bool small = sh != nullptr && fe > fb && C * static_cast<i64>(sizeof(A)) < kSmallPixelBytes;
   if (small) {
@@ -547,6 +625,76 @@ const A* vertical(const InputView& in, const Geometry& g, const AxisTable& ht, i
 // ---------------------------------------------------------------------------------------------
 // Max pooling, values only.
 
+// Vertical running max (vhgw_axis along H) over one task's output rows, taken in order:
+// holds the suffix maxima of the current block of k padded rows (k rows of W*C) and the
+// prefix max of the next block so far. Used while k rows fit kVhgwScratchBytes; beyond that
+// the O(k) row passes run instead, with O(W*C) scratch.
+constexpr i64 kVhgwScratchBytes = i64{4} << 20;
+template <class A>
+class VerticalVhgw {
+ public:
+  VerticalVhgw(const Geometry& g, bool on)
+      : k_(g.h.kernel), wc_(g.W * g.C), suf_(on ? g.h.kernel * g.W * g.C : 0), pre_(on ? g.W * g.C : 0) {}
+  static bool applies(const Geometry& g) {
+    return vhgw_applies(g.h, g.H) &&
+           static_cast<double>(g.h.kernel) * static_cast<double>(g.W) * static_cast<double>(g.C) *
+                   static_cast<double>(sizeof(A)) <=
+               static_cast<double>(kVhgwScratchBytes);
+  }
+  // Max over padded rows [oh, oh + k) of image n; may return a pointer into its own scratch.
+  const A* row(const InputView& in, const Geometry& g, i64 n, i64 oh, A* NHWCPOOL_RESTRICT out) {
+    const i64 b = oh / k_, j = oh - b * k_;
+    if (n != n_ || b != b_ || j < plen_) {  // rows come in order; anything else starts over
+      build_suffix(in, g, n, b);
+      n_ = n;
+      b_ = b;
+      plen_ = 0;
+    }
+    if (j == 0) return suf_.p;
+    while (plen_ < j) {  // prefix of block b+1 up to padded row (b+1)k + j - 1
+      const A* src = input(in, g, n, (b + 1) * k_ + plen_);
+      if (plen_ == 0) {
+        if (src) {
+          std::memcpy(pre_.p, src, static_cast<std::size_t>(wc_) * sizeof(A));
+        } else {
+          fill(pre_.p, lowest_value<A>(), wc_);
+        }
+      } else if (src) {
+        combine<MaxOp>(pre_.p, src, wc_);
+      }
+      ++plen_;
+    }
+    combine3<MaxOp>(out, suf_.p + j * wc_, pre_.p, wc_);
+    return out;
+  }
+
+ private:
+  const A* input(const InputView& in, const Geometry& g, i64 n, i64 u) const {
+    const i64 x = u - g.h.pad_begin;
+    return x >= 0 && x < g.H ? input_row<A>(in, n, x) : nullptr;
+  }
+  void build_suffix(const InputView& in, const Geometry& g, i64 n, i64 b) {
+    for (i64 jj = k_ - 1; jj >= 0; --jj) {
+      A* d = suf_.p + jj * wc_;
+      const A* src = input(in, g, n, b * k_ + jj);
+      if (jj == k_ - 1) {
+        if (src) {
+          std::memcpy(d, src, static_cast<std::size_t>(wc_) * sizeof(A));
+        } else {
+          fill(d, lowest_value<A>(), wc_);
+        }
+      } else if (src) {
+        combine3<MaxOp>(d, src, d + wc_, wc_);
+      } else {
+        std::memcpy(d, d + wc_, static_cast<std::size_t>(wc_) * sizeof(A));
+      }
+    }
+  }
+  i64 k_, wc_;
+  Scratch<A> suf_, pre_;
+  i64 n_ = -1, b_ = -1, plen_ = 0;
+};
+
 template <class T>
 struct MaxPlain {
   using A = typename MaxAccOf<T>::type;
@@ -559,6 +707,11 @@ struct MaxPlain {
     Scratch<A> rowbuf(WC), sh(WC), obuf(kSame ? 0 : OWC);
     Scratch<const T*> rowp(g.taps_h);
     Scratch<const A*> colp(g.taps_w);
+    // kernel <= W, so this is at most 4 * W * C.
+    const bool vh_w = vhgw_applies(g.w, g.W);
+    Scratch<A> vh(vh_w ? 2 * (g.OW + g.w.kernel - 1) * g.C : 0);
+    const bool vh_h = kSame && VerticalVhgw<A>::applies(g);
+    VerticalVhgw<A> vrun(g, vh_h);
     for (i64 r = begin; r < end; ++r) {
       const i64 n = r / g.OH, oh = r - n * g.OH;
       T* orow = static_cast<T*>(a.out) + r * OWC;
@@ -566,8 +719,9 @@ struct MaxPlain {
       if (a.htab->count[static_cast<std::size_t>(oh)] == 0) {
         fill(dst, lowest_value<A>(), OWC);
       } else {
-        const A* rp = vertical<MaxOp, A, T>(a.in, g, *a.htab, n, oh, rowbuf.p, rowp.p);
-        horizontal<MaxOp>(rp, dst, g, *a.wtab, sh.p, lowest_value<A>(), colp.p);
+        const A* rp = vh_h ? vrun.row(a.in, g, n, oh, rowbuf.p)
+                           : vertical<MaxOp, A, T>(a.in, g, *a.htab, n, oh, rowbuf.p, rowp.p);
+        horizontal<MaxOp>(rp, dst, g, *a.wtab, sh.p, lowest_value<A>(), colp.p, vh.p);
       }
       if constexpr (!kSame) float_to_half_row(obuf.p, orow, OWC);
     }
