@@ -9,6 +9,8 @@ views, so the streaming stores see every alignment of their first and last lines
 
 from __future__ import annotations
 
+import threading
+
 import nhwcpool
 import numpy as np
 import pytest
@@ -91,3 +93,62 @@ def test_streaming_threshold_hook_round_trips():
     finally:
         core._set_stream_threshold(before)
     assert before > 0
+
+
+def test_output_cache_reuses_buffers_and_stays_bounded():
+    core = nhwcpool._core
+    before = core._get_output_cache_bytes()
+    x = np.arange(4 * 64 * 64 * 128, dtype=np.float32).reshape(4, 64, 64, 128) % 977
+    exp, exp_i = R.max_pool2d(x, 2)
+    try:
+        core._set_output_cache_bytes(8 << 20)
+        first = nhwcpool.max_pool2d(x, 2)  # 2 MiB: from the cache's allocator
+        assert first.base is not None
+        assert first.flags.writeable
+        assert first.flags.c_contiguous
+        first[...] = -1  # a recycled buffer holds stale values; every element must be rewritten
+        del first
+        assert 0 < core._output_cache_held() <= 8 << 20
+        for _ in range(3):
+            v, i = nhwcpool.max_pool2d(x, 2, return_indices=True)
+            np.testing.assert_array_equal(v, exp)
+            np.testing.assert_array_equal(i, exp_i)
+            v[...] = -1
+            i[...] = -1
+            del v, i
+            assert core._output_cache_held() <= 8 << 20
+        views = [nhwcpool.avg_pool2d(x, 2)[::2] for _ in range(4)]  # views keep buffers alive
+        for v in views:
+            np.testing.assert_array_equal(v, R.avg_pool2d(x, 2, None, 0, False, True, None, None)[0][::2])
+        core._set_output_cache_bytes(0)  # off: frees what it holds
+        assert core._output_cache_held() == 0
+        assert nhwcpool.max_pool2d(x, 2).base is None
+        with pytest.raises(ValueError, match="bytes must be >= 0"):
+            core._set_output_cache_bytes(-5)
+    finally:
+        core._set_output_cache_bytes(before)
+
+
+def test_output_cache_from_many_threads():
+    xs = [np.random.default_rng(s).random((2, 64, 64, 256), np.float32) for s in range(4)]
+    exps = [R.max_pool2d(x, 2)[0] for x in xs]  # 2 MiB results: all go through the cache
+    errors = []
+
+    def work(t):
+        try:
+            for k in range(15):
+                j = (t + k) % 4
+                got = nhwcpool.max_pool2d(xs[j], 2)
+                if not np.array_equal(got, exps[j]):
+                    errors.append((t, k))
+                got[...] = np.nan  # scribble before the buffer goes back
+        except Exception as e:  # noqa: BLE001  # pragma: no cover - any error fails the test below
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors
+    assert nhwcpool._core._output_cache_held() <= nhwcpool._core._get_output_cache_bytes()
