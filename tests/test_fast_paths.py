@@ -30,7 +30,13 @@ CASES = [
     ((2, 7, 23, 5), 6, 1, 3),  # running max, small C
     ((1, 16, 17, 40), (4, 7), 1, (2, 3)),  # running max, different windows per axis
     ((3, 9, 30, 64), (5, 9), 1, 0),  # running max, no padding, several blocks per row
-    ((3, 9, 9, 3), 2, 2, 0),  # small C, shifted W*C vectors
+    ((3, 9, 9, 3), 2, 2, 0),  # small C, shifted W*C vectors (float32: permute gather)
+    ((2, 8, 8, 6), 2, 2, 0),  # float32 gather straight from the input rows
+    ((2, 11, 37, 3), 3, 2, 1),  # gather over the row buffer (padding), edge windows apart
+    ((1, 9, 40, 5), 5, 1, 2),  # gather, stride 1, 2 pixels per step
+    ((1, 6, 50, 1), 3, 3, 0),  # gather, one channel, 10 pixels per step
+    ((2, 7, 33, 15), 2, 2, 0),  # gather, one pixel per step
+    ((1, 5, 31, 7), 2, 3, 0),  # gather, stride > kernel
     ((1, 5, 5, 2048), 5, 1, 0),  # global window over wide pixels
 ]
 IDS = [f"{s}-k{k}s{st}p{p}" for s, k, st, p in CASES]
@@ -152,3 +158,32 @@ def test_output_cache_from_many_threads():
         th.join()
     assert not errors
     assert nhwcpool._core._output_cache_held() <= nhwcpool._core._get_output_cache_bytes()
+
+
+GATHER_CASES = [
+    ((2, 6, 37, 3), 2, 2, 0),
+    ((1, 7, 29, 5), 3, 2, 1),
+    ((1, 4, 23, 1), 3, 1, 0),
+    ((3, 4, 9, 6), 2, 2, 0),
+    ((1, 5, 30, 15), 2, 2, 0),
+]
+
+
+@pytest.mark.parametrize(("shape", "k", "s", "p"), GATHER_CASES)
+def test_small_pixel_gather_writes_only_its_output(shape, k, s, p):
+    # The gather stores whole vectors where the row has room: nothing may land outside `out`.
+    x = make_array(shape, np.float32, "dyadic", seed=sum(shape), avg_safe=True)
+    exp_v, _ = R.max_pool2d(x, k, s, p)
+    exp_a, absmean, ntaps = R.avg_pool2d(x, k, s, p, False, True, None, None)
+    n = exp_v.size
+    for level in each_simd_level():
+        for fn, exp in ((nhwcpool.max_pool2d, exp_v), (nhwcpool.avg_pool2d, exp_a)):
+            buf = np.full(n + 64, 7.0, np.float32)
+            out = buf[32 : 32 + n].reshape(exp.shape)
+            fn(x, k, s, p, out=out)
+            np.testing.assert_array_equal(buf[:32], 7.0, err_msg=f"simd={level}")
+            np.testing.assert_array_equal(buf[32 + n :], 7.0, err_msg=f"simd={level}")
+            if fn is nhwcpool.max_pool2d:
+                R.assert_max_equal(out, exp)
+            else:
+                R.assert_avg_close(out, exp, absmean, ntaps, np.float32)
