@@ -22,7 +22,11 @@ from strategies import make_array
 CASES = [
     ((2, 9, 10, 128), 2, 2, 0),  # wide (taps-outer) direct, 2x2/s2
     ((1, 9, 9, 136), 3, 2, 1),  # wide direct, 3x3/s2 with padding, odd block tail
-    ((2, 7, 8, 130), 3, 1, 1),  # register-blocked direct, 3x3/s1
+    ((2, 7, 8, 130), 3, 1, 1),  # 3x3/s1: sliding register window (float32), else register-blocked
+    ((1, 5, 9, 20), 3, 1, 0),  # sliding window, 4-lane channel tail
+    ((2, 2, 6, 40), 3, 1, 1),  # sliding window, at most 2 rows in range
+    ((1, 6, 10, 24), (1, 3), 1, (0, 1)),  # sliding window, one row
+    ((1, 7, 9, 33), (3, 2), 1, (1, 0)),  # sliding window, 2 columns
     ((1, 6, 7, 256), 2, 1, 0),  # register-blocked direct, 2x2/s1
     ((1, 11, 9, 96), 5, 1, 2),  # separable, 5x5/s1
     ((1, 12, 12, 72), 13, 1, 6),  # separable, kernel larger than the image
@@ -187,3 +191,16 @@ def test_small_pixel_gather_writes_only_its_output(shape, k, s, p):
                 R.assert_max_equal(out, exp)
             else:
                 R.assert_avg_close(out, exp, absmean, ntaps, np.float32)
+
+
+def test_sliding_window_average_redoes_overflowing_rows():
+    # 3x3/s1 float32 average (sliding register window): sums of 3e38 overflow float32, and
+    # such rows are redone in float64, so the mean of finite values stays finite.
+    for c in (17, 32):
+        x = np.full((1, 5, 6, c), 3e38, np.float32)
+        x[0, 2, 3, 1] = -3e38
+        exp, absmean, ntaps = R.avg_pool2d(x, 3, 1, 1, False, False, None, None)
+        for level in each_simd_level():
+            got = nhwcpool.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
+            assert np.isfinite(got).all(), f"simd={level}"
+            R.assert_avg_close(got, exp, absmean, ntaps, np.float32)
