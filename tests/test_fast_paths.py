@@ -204,3 +204,22 @@ def test_sliding_window_average_redoes_overflowing_rows():
             got = nhwcpool.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
             assert np.isfinite(got).all(), f"simd={level}"
             R.assert_avg_close(got, exp, absmean, ntaps, np.float32)
+
+
+@pytest.mark.parametrize("offset", [0, 1, 4, 7, 12, 15])
+def test_sliding_window_at_every_input_alignment(offset):
+    # The sliding 3x3/s1 kernel starts its channel chunks on cache lines when C*4 is a
+    # multiple of 64, with a shorter head chunk: inputs starting anywhere inside a line.
+    shape = (2, 5, 7, 48)
+    base = make_array((int(np.prod(shape)) + 16,), np.float32, "special", seed=offset)
+    x = base[offset : offset + int(np.prod(shape))].reshape(shape)
+    exp_v, _ = R.max_pool2d(x, 3, 1, 1)
+    exp_a, absmean, ntaps = R.avg_pool2d(x, 3, 1, 1, False, False, None, None)
+    for level in each_simd_level():
+        R.assert_max_equal(nhwcpool.max_pool2d(x, 3, 1, 1), exp_v)
+        got = nhwcpool.avg_pool2d(x, 3, 1, 1, count_include_pad=False)
+        try:
+            R.assert_avg_close(got, exp_a, absmean, ntaps, np.float32)
+        except AssertionError as e:
+            msg = f"simd={level}, offset={offset}: {e}"
+            raise AssertionError(msg) from None
