@@ -14,6 +14,9 @@
 //      instead and full windows are then picked out (the "vectorise across W*C" technique from
 //      XNNPACK/oneDNN notes in research; PyTorch's channels-last kernel falls to scalar code there).
 //   3. Average: divide by the per-window divisor; convert to the output type.
+// Float32 shortcuts: small pixels gather whole windows with vector permutes (SmallGather);
+// wide pixels have direct per-window kernels (MaxDirect, AvgDirect), and stride-1 windows of
+// up to 3x3 slide along the row in registers (slide).
 // Max with indices scans taps in row-major order with PyTorch's rule (take v if v > cur or v is
 // NaN), so ties give the first tap and several NaNs give the last NaN, exactly like PyTorch.
 #include <cmath>
@@ -618,8 +621,9 @@ class SmallGather {
   // For the full windows of axis w of g (float32 pixels of C < 16 values).
   explicit SmallGather(const Geometry& g) : C_(g.C), sw_(g.w.stride), kw_(g.w.kernel) {
     const i64 dw = g.w.dilation;
-    if (g.C * 4 >= 64 || g.w.kernel > kGatherMaxTaps || (g.w.kernel - 1) * dw + 1 > 2 * kGL) return;
-    P_ = kGL / C_;
+    // (Order matters: each test bounds the operands of the next, so nothing overflows.)
+    if (g.C * 4 >= 64 || g.w.kernel > kGatherMaxTaps || dw > 2 * kGL || (g.w.kernel - 1) * dw + 1 > 2 * kGL) return;
+    P_ = sw_ > 2 * kGL ? 1 : kGL / C_;  // span(1) does not involve the stride
     while (P_ > 0 && span(P_, dw) > 2 * kGL) --P_;
     if (P_ == 0) return;
     for (i64 t = 0; t < kw_; ++t) {
