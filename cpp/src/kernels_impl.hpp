@@ -1137,15 +1137,13 @@ inline void s_store(float* p, __m256 v, i64 n) {
 }
 #else
 constexpr int kSlideVecs = 1;  // 8 floats per chunk (of 16 registers)
-inline __m256i s_mask(i64 n) {
-  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-}
-inline __m256 s_load(const float* p, i64 n) { return n >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, s_mask(n)); }
+// (g_mask, the gather's AVX2 lane mask, is the same 8-lane mask.)
+inline __m256 s_load(const float* p, i64 n) { return n >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, g_mask(n)); }
 inline void s_store(float* p, __m256 v, i64 n) {
   if (n >= 8) {
     _mm256_storeu_ps(p, v);
   } else {
-    _mm256_maskstore_ps(p, s_mask(n), v);
+    _mm256_maskstore_ps(p, g_mask(n), v);
   }
 }
 #endif
