@@ -149,10 +149,15 @@ Geometry make_geometry(std::int64_t N, std::int64_t H, std::int64_t W, std::int6
 
 AxisTable make_axis_table(std::int64_t n, std::int64_t out, const AxisParams& p) {
   AxisTable t;
-  t.first.resize(static_cast<std::size_t>(out));
-  t.count.resize(static_cast<std::size_t>(out));
-  t.start.resize(static_cast<std::size_t>(out));
-  t.padded_count.resize(static_cast<std::size_t>(out));
+  const auto m = static_cast<std::size_t>(out);
+  t.storage.reset(new std::int64_t[3 * m + 1]);
+  std::int64_t* first = t.storage.get();
+  std::int64_t* count = first + m;
+  std::int64_t* padded = count + m;
+  t.first = {first, m};
+  t.start = {first, m};
+  t.count = {count, m};
+  t.padded_count = {padded, m};
   const std::int64_t k = p.kernel, s = p.stride, d = p.dilation;
   bool seen_full = false;
   for (std::int64_t o = 0; o < out; ++o) {
@@ -166,10 +171,9 @@ AxisTable make_axis_table(std::int64_t n, std::int64_t out, const AxisParams& p)
     std::int64_t tp = plim > 0 ? ceil_div_pos(plim, d) : 0;
     if (tp > k) tp = k;
     const auto i = static_cast<std::size_t>(o);
-    t.start[i] = ws + t0 * d;
-    t.first[i] = ws + t0 * d;
-    t.count[i] = cnt;
-    t.padded_count[i] = tp;
+    first[i] = ws + t0 * d;
+    count[i] = cnt;
+    padded[i] = tp;
     if (cnt == k) {
       if (!seen_full) { t.full_begin = o; seen_full = true; }
       t.full_end = o + 1;

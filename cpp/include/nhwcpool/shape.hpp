@@ -2,6 +2,7 @@
 // Every kernel and the Python layer use these functions; nothing else does this arithmetic.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -59,16 +60,33 @@ Geometry make_geometry(std::int64_t N, std::int64_t H, std::int64_t W, std::int6
 // kernels never branch on padding inside their channel loops (the habit of PyTorch's and
 // oneDNN's drivers, see docs/design.md).
 struct AxisTable {
+  // One read-only column of the table (indexable like the std::vector it replaced).
+  struct Column {
+    const std::int64_t* p = nullptr;
+    std::size_t n = 0;
+    const std::int64_t& operator[](std::size_t i) const { return p[i]; }
+    std::size_t size() const { return n; }
+  };
   // First in-range tap (input coordinate) and the number of in-range taps of each window.
-  std::vector<std::int64_t> first, count;
+  Column first, count;
   // PyTorch's initial argmax coordinate: the first tap >= 0, even when it lies past the end
-  // (only possible for windows with no in-range tap, which need dilation).
-  std::vector<std::int64_t> start;
+  // (only possible for windows with no in-range tap, which need dilation). Same values as
+  // `first`, which is also defined that way.
+  Column start;
   // Taps inside [-pad_begin, n + pad_end): the divisor with count_include_pad.
-  std::vector<std::int64_t> padded_count;
+  Column padded_count;
   // Number of windows that hold every tap in range (their start columns are contiguous
   // in stride steps); used by the small-channel fast path.
   std::int64_t full_begin = 0, full_end = 0;
+
+  // The columns live in one allocation (one per axis and call: small calls are dominated
+  // by allocator traffic). Moving keeps the columns valid; copying is not needed.
+  AxisTable() = default;
+  AxisTable(AxisTable&&) = default;
+  AxisTable& operator=(AxisTable&&) = default;
+  AxisTable(const AxisTable&) = delete;
+  AxisTable& operator=(const AxisTable&) = delete;
+  std::unique_ptr<std::int64_t[]> storage;
 };
 
 AxisTable make_axis_table(std::int64_t n, std::int64_t out, const AxisParams& p);
