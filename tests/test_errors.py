@@ -6,6 +6,7 @@ from __future__ import annotations
 import nhwcpool
 import numpy as np
 import pytest
+from nhwcpool import _core
 
 X = np.arange(2 * 6 * 6 * 3, dtype=np.float32).reshape(2, 6, 6, 3)
 
@@ -443,3 +444,67 @@ def test_huge_but_valid_stride_does_not_crash():
         np.testing.assert_array_equal(got, x[:, :2, :2].max(axis=(1, 2), keepdims=True))
     assert nhwcpool.output_size(6, 2, 2**62) == 1
     assert nhwcpool.output_size(6, 2, 2**62, 0, 1, True) == 1
+
+
+# ----------------------------------------------------------------------------
+# flags: plain-int hyperparameters take the fast path (checked in the core), pairs take the
+# general path (checked in Python); both must give the same errors and results
+# ----------------------------------------------------------------------------
+FLAG_BAD = [
+    ("max", "ceil_mode", 1),
+    ("max", "ceil_mode", "yes"),
+    ("max", "ceil_mode", None),
+    ("max", "ceil_mode", 1.0),
+    ("max", "return_indices", 0),
+    ("max", "return_indices", "no"),
+    ("avg", "ceil_mode", 1),
+    ("avg", "count_include_pad", None),
+    ("avg", "count_include_pad", 0),
+]
+
+
+@pytest.mark.parametrize("kernel", [2, (2, 2)], ids=["int", "pair"])
+@pytest.mark.parametrize(("fn", "name", "value"), FLAG_BAD)
+def test_bad_flags(fn, name, value, kernel):
+    _check_raises(fn, X.copy(), {"kernel_size": kernel, name: value}, TE, name)
+
+
+@pytest.mark.parametrize("kernel", [2, (2, 2)], ids=["int", "pair"])
+def test_numpy_bool_flags(kernel):
+    x = np.arange(5 * 5 * 2, dtype=np.float32).reshape(5, 5, 2)
+    want = nhwcpool.max_pool2d(x, 2, ceil_mode=True, return_indices=True)
+    got = nhwcpool.max_pool2d(x, kernel, ceil_mode=np.True_, return_indices=np.True_)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    want = nhwcpool.avg_pool2d(x, 2, 2, 1, count_include_pad=False)
+    got = nhwcpool.avg_pool2d(x, kernel, 2, 1, count_include_pad=np.False_)
+    np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("big", [2**63, -(2**63) - 1, 2**70])
+@pytest.mark.parametrize("name", ["kernel_size", "stride", "padding", "dilation"])
+def test_int_range_named_on_the_fast_path(name, big):
+    kwargs = {"kernel_size": 2, name: big}
+    with pytest.raises(ValueError, match=f"{name} must fit in a signed 64-bit integer"):
+        nhwcpool.max_pool2d(X, **kwargs)
+
+
+def test_core_entry_points_check_their_arguments():
+    # The compiled functions are private, but calling them wrongly must still only raise.
+    args = [X, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, False, 0, False, None]
+    assert _core.max_pool2d(*args).shape == (2, 3, 3, 3)
+    with pytest.raises(TypeError, match="15 positional arguments"):
+        _core.max_pool2d(*args[:-1])
+    with pytest.raises(TypeError, match="takes no keyword arguments"):
+        _core.max_pool2d(*args[:-1], out=None)
+    with pytest.raises(TypeError, match=r"\bx\b"):
+        _core.max_pool2d([[1.0]], *args[1:])
+    for i, bad in [(1, 2.0), (3, "2"), (7, None), (11, 1), (12, 1.5), (13, None)]:
+        with pytest.raises(TypeError):
+            _core.max_pool2d(*args[:i], bad, *args[i + 1 :])
+    avg = [X, 2, 2, 2, 2, 0, 0, 0, 0, False, 0, True, 0, None, None]
+    assert _core.avg_pool2d(*avg).shape == (2, 3, 3, 3)
+    with pytest.raises(TypeError, match="dtype"):
+        _core.avg_pool2d(*avg[:13], "float32", None)
+    with pytest.raises(TypeError, match="out"):
+        _core.avg_pool2d(*avg[:14], [1.0])

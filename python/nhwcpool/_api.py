@@ -200,6 +200,32 @@ def max_pool2d(
         Output size per axis: ``floor((n + pad_begin + pad_end - dilation*(k-1) - 1)/s) + 1``.
         A window holding a NaN gives NaN; on ties the first tap in row-major order wins.
     """
+    if (
+        type(kernel_size) is int
+        and type(padding) is int
+        and type(dilation) is int
+        and (stride is None or type(stride) is int)
+    ):
+        # Fast path for plain ints (call latency): the core checks their range and the
+        # flags' types with the same messages as the general path below.
+        s = kernel_size if stride is None else stride
+        return _core.max_pool2d(
+            x if type(x) is np.ndarray else np.asarray(x),
+            kernel_size,
+            kernel_size,
+            s,
+            s,
+            dilation,
+            dilation,
+            padding,
+            padding,
+            padding,
+            padding,
+            ceil_mode,
+            _EXPLICIT,
+            return_indices,
+            out,
+        )
     kh, kw, sh, sw, mode, pt, pb, pl, pr = _window(kernel_size, stride, padding)
     dh, dw = _pair(dilation, "dilation")
     return _core.max_pool2d(
@@ -260,6 +286,31 @@ def avg_pool2d(
         and clipped to the dtype's range. float16 accumulates in float32; float32 and
         float64 accumulate in float64.
     """
+    if (
+        type(kernel_size) is int
+        and type(padding) is int
+        and (stride is None or type(stride) is int)
+        and divisor_override is None
+        and dtype is None
+    ):  # fast path for plain ints, as in max_pool2d
+        s = kernel_size if stride is None else stride
+        return _core.avg_pool2d(
+            x if type(x) is np.ndarray else np.asarray(x),
+            kernel_size,
+            kernel_size,
+            s,
+            s,
+            padding,
+            padding,
+            padding,
+            padding,
+            ceil_mode,
+            _EXPLICIT,
+            count_include_pad,
+            0,
+            None,
+            out,
+        )
     kh, kw, sh, sw, mode, pt, pb, pl, pr = _window(kernel_size, stride, padding)
     div = 0
     if divisor_override is not None:

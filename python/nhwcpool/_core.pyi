@@ -41,6 +41,7 @@ def max_pool2d(
     mode: int,
     return_indices: bool,
     out: np.ndarray[Any, Any] | None,
+    /,
 ) -> np.ndarray[Any, Any] | tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]: ...
 def avg_pool2d(
     x: np.ndarray[Any, Any],
@@ -58,6 +59,7 @@ def avg_pool2d(
     divisor_override: int,
     dtype: np.dtype[Any] | None,
     out: np.ndarray[Any, Any] | None,
+    /,
 ) -> np.ndarray[Any, Any]: ...
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
