@@ -223,3 +223,31 @@ def test_sliding_window_at_every_input_alignment(offset):
         except AssertionError as e:
             msg = f"simd={level}, offset={offset}: {e}"
             raise AssertionError(msg) from None
+
+
+@pytest.mark.parametrize(
+    ("shape", "k", "s", "p"),
+    [
+        ((2, 6, 12, 3), 2, 2, 0),  # 2 rows x 2 taps
+        ((2, 7, 13, 3), 3, 2, (1, 0)),  # 3 x 3, and 2 rows at the padded top and bottom
+        ((1, 6, 12, 2), (2, 3), (2, 1), 0),  # 2 rows x 3 taps
+        ((1, 7, 12, 5), (3, 2), 2, (1, 0)),  # 3 rows x 2 taps
+        ((1, 9, 17, 1), 4, 1, (2, 0)),  # 4 x 4 (general loop), 1-4 rows
+    ],
+)
+def test_small_pixel_gather_nan_in_every_position(shape, k, s, p):
+    # The planned gather runs max without NaN propagation and redoes a row when it read a
+    # NaN: one NaN (or inf) at every position of the input must come out as the reference.
+    base = make_array(shape, np.float32, "dyadic", seed=sum(shape))
+    for level in each_simd_level():
+        for flat in range(0, base.size, 5):
+            for special in (np.nan, -np.inf):
+                x = base.copy()
+                x.reshape(-1)[flat] = special
+                exp_v, _ = R.max_pool2d(x, k, s, p)
+                got = nhwcpool.max_pool2d(x, k, s, p)
+                try:
+                    R.assert_max_equal(got, exp_v)
+                except AssertionError as e:
+                    msg = f"simd={level}, value {special} at {flat}: {e}"
+                    raise AssertionError(msg) from None
