@@ -65,7 +65,8 @@ def test_max_paths(shape, k, s, p, dtype):
         v2, i2 = nhwcpool.max_pool2d(x, k, s, p, return_indices=True)
         R.assert_max_equal(v2, exp_v)
         np.testing.assert_array_equal(i2, exp_i, err_msg=f"indices, simd={level}")
-        for offset in (4, 16, 40) if np.dtype(dtype).itemsize == 4 else (0,):
+        # offset 0: a 64-byte aligned output, where whole-line pixels are streamed
+        for offset in (0, 4, 16, 40) if np.dtype(dtype).itemsize == 4 else (0,):
             o = _misaligned_out(exp_v.shape, dtype, offset)
             nhwcpool.max_pool2d(x, k, s, p, out=o)
             R.assert_max_equal(o, exp_v)
@@ -87,9 +88,10 @@ def test_avg_paths(shape, k, s, p, dtype, count_include_pad):
             msg = f"simd={level}: {e}"
             raise AssertionError(msg) from None
         if dtype == np.float32:
-            o = _misaligned_out(exp.shape, dtype, 4)
-            nhwcpool.avg_pool2d(x, k, s, p, count_include_pad=count_include_pad, out=o)
-            np.testing.assert_array_equal(o, got)
+            for offset in (0, 4):  # 0: aligned, whole-line pixels are streamed
+                o = _misaligned_out(exp.shape, dtype, offset)
+                nhwcpool.avg_pool2d(x, k, s, p, count_include_pad=count_include_pad, out=o)
+                np.testing.assert_array_equal(o, got)
 
 
 def test_streaming_threshold_hook_round_trips():
