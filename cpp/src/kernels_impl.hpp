@@ -1194,20 +1194,9 @@ struct Divisor {
 // float32 sums (kFloatSumCells) can overflow where the mean is finite (e.g. values near
 // FLT_MAX). A row with any non-finite mean is redone with float64 sums, so the mean of finite
 // values is always finite; rows holding inf/NaN inputs take this path and give the same result.
-inline bool all_finite(const float* v, i64 n) {
-  // Largest exponent field (an unsigned max reduction, which vectorizes); all ones = inf/NaN.
-  std::uint32_t top = 0;
-  for (i64 i = 0; i < n; ++i) {
-    std::uint32_t u;
-    std::memcpy(&u, v + i, 4);
-    u &= 0x7f800000u;
-    top = u > top ? u : top;
-  }
-  return top != 0x7f800000u;
-}
-
-// all_finite over many short blocks of one row, reduced once per row: the direct average
-// kernel tests each 64-value block, and a reduction per block cost ~10% of a 2x2/s2 average.
+// The test over many short blocks of one row, reduced once per row: the direct average kernel
+// tests each 64-value block, and a reduction per block cost ~10% of a 2x2/s2 average. (Largest
+// exponent field, an unsigned max; all ones = inf/NaN.)
 class FiniteCheck {
  public:
   void add(const float* v, i64 n) {
@@ -1226,7 +1215,9 @@ class FiniteCheck {
       top_ = u > top_ ? u : top_;
     }
   }
-  // All values added since the last reset() finite? (Then resets.)
+  // Some value was found not finite elsewhere.
+  void mark_not_finite() { top_ = 0x7f800000u; }
+  // All values added since the last take() finite? (Then starts over.)
   bool take() {
     std::uint32_t top = top_;
 #if defined(__AVX2__)
@@ -1245,6 +1236,12 @@ class FiniteCheck {
 #endif
   std::uint32_t top_ = 0;
 };
+
+inline bool all_finite(const float* v, i64 n) {
+  FiniteCheck f;
+  f.add(v, n);
+  return f.take();
+}
 
 // The divisors of one output row, rebuilt only when the row's vertical count changes.
 template <class M>
@@ -1935,8 +1932,7 @@ struct AvgDirect {
           // Full windows of one row share their divisor.
           if (!slide<SumOp>(tl.rows.p, tl.nrows, g.w.kernel, C, wt.first[static_cast<std::size_t>(fb)],
                              fe - fb, o, &divs[fb], g.W * C)) {
-            const float inf = std::numeric_limits<float>::infinity();
-            finite.add(&inf, 1);
+            finite.mark_not_finite();
           }
         }
       }
