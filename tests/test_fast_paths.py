@@ -20,8 +20,9 @@ from strategies import make_array
 
 # (shape, kernel, stride, padding): which path each takes is noted.
 CASES = [
-    ((2, 9, 10, 128), 2, 2, 0),  # wide (taps-outer) direct, 2x2/s2
-    ((1, 9, 9, 136), 3, 2, 1),  # wide direct, 3x3/s2 with padding, odd block tail
+    ((2, 9, 10, 128), 2, 2, 0),  # 2x2/s2: register blocks (float32), else taps outer (wide)
+    ((1, 9, 9, 136), 3, 2, 1),  # 3x3/s2 with padding, odd block tail (float32 argmax: masked)
+    ((1, 7, 6, 200), 3, 2, 1),  # float32 argmax: a partial block of 5 vectors, the last masked
     ((2, 7, 8, 130), 3, 1, 1),  # 3x3/s1: sliding register window (float32), else register-blocked
     ((1, 5, 9, 20), 3, 1, 0),  # sliding window, 4-lane channel tail
     ((2, 2, 6, 40), 3, 1, 1),  # sliding window, at most 2 rows in range

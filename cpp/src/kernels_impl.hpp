@@ -1570,6 +1570,85 @@ inline void argmax_block(const Window<T>& win, const i64* flat, i64 c0, i64 cb, 
   }
 }
 
+#if defined(__AVX512F__) && defined(__AVX512VL__)
+// float32 argmax in the AVX-512 build: values and int32 indices in registers, one mask per
+// vector (tap > acc, or tap is NaN: PyTorch's rule) driving both masked moves. NV vectors of
+// 16 channels, the last one masked when Tail (a partial block). (The generic loop, with the
+// block in memory, measured 2x slower for 2x2/s2 over 64 channels on Zen 4.)
+template <int NV, bool Tail>
+inline void argmax_f32_zmm(const Window<float>& win, const i64* flat, i64 c0, __mmask16 tail,
+                           float* NHWCPOOL_RESTRICT acc, std::int32_t* NHWCPOOL_RESTRICT ord) {
+  __m512 a[NV];
+  __m512i o[NV];
+  const auto load = [tail](const float* s, int v) {
+    return (Tail && v == NV - 1) ? _mm512_maskz_loadu_ps(tail, s + 16 * v) : _mm512_loadu_ps(s + 16 * v);
+  };
+  const float* s = win.taps[0] + c0;
+  const __m512i tap0 = _mm512_set1_epi32(static_cast<int>(flat[0]));
+  for (int v = 0; v < NV; ++v) {
+    a[v] = load(s, v);
+    o[v] = tap0;
+  }
+  for (i64 t = 1; t < win.ntaps; ++t) {
+    s = win.taps[t] + c0;
+    const __m512i tap = _mm512_set1_epi32(static_cast<int>(flat[t]));
+    for (int v = 0; v < NV; ++v) {
+      const __m512 x = load(s, v);
+      const __mmask16 m = static_cast<__mmask16>(_mm512_cmp_ps_mask(x, a[v], _CMP_GT_OQ) |
+                                                 _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q));
+      a[v] = _mm512_mask_mov_ps(a[v], m, x);
+      o[v] = _mm512_mask_mov_epi32(o[v], m, tap);
+    }
+  }
+  for (int v = 0; v < NV; ++v) {
+    if (Tail && v == NV - 1) {
+      _mm512_mask_storeu_ps(acc + 16 * v, tail, a[v]);
+      _mm512_mask_storeu_epi32(ord + 16 * v, tail, o[v]);
+    } else {
+      _mm512_storeu_ps(acc + 16 * v, a[v]);
+      _mm512_storeu_si512(ord + 16 * v, o[v]);
+    }
+  }
+}
+
+template <>
+inline void argmax_block<float, float, std::int32_t, true>(const Window<float>& win, const i64* flat, i64 c0, i64,
+                                                           float* NHWCPOOL_RESTRICT acc,
+                                                           std::int32_t* NHWCPOOL_RESTRICT ord) {
+  static_assert(kBlockBytes == 512, "a full block is 8 vectors of 16 floats");
+  argmax_f32_zmm<8, false>(win, flat, c0, 0, acc, ord);
+}
+
+template <>
+inline void argmax_block<float, float, std::int32_t, false>(const Window<float>& win, const i64* flat, i64 c0,
+                                                            i64 cb, float* NHWCPOOL_RESTRICT acc,
+                                                            std::int32_t* NHWCPOOL_RESTRICT ord) {
+  const int nv = static_cast<int>((cb + 15) / 16);  // 1..8
+  const int rem = static_cast<int>(cb % 16);
+  const __mmask16 tail = static_cast<__mmask16>((1u << rem) - 1u);
+#define NHWCPOOL_ARGMAX_CASE(k)                                           \
+  case k:                                                                 \
+    if (rem == 0) {                                                       \
+      argmax_f32_zmm<k, false>(win, flat, c0, 0, acc, ord);               \
+    } else {                                                              \
+      argmax_f32_zmm<k, true>(win, flat, c0, tail, acc, ord);             \
+    }                                                                     \
+    return;
+  switch (nv) {
+    NHWCPOOL_ARGMAX_CASE(1)
+    NHWCPOOL_ARGMAX_CASE(2)
+    NHWCPOOL_ARGMAX_CASE(3)
+    NHWCPOOL_ARGMAX_CASE(4)
+    NHWCPOOL_ARGMAX_CASE(5)
+    NHWCPOOL_ARGMAX_CASE(6)
+    NHWCPOOL_ARGMAX_CASE(7)
+    default:
+      NHWCPOOL_ARGMAX_CASE(8)
+  }
+#undef NHWCPOOL_ARGMAX_CASE
+}
+#endif
+
 // Stores a block of max values (A) into the output type T.
 template <class A, class T>
 inline void store_max(const A* src, T* dst, i64 n) {
@@ -1602,6 +1681,19 @@ inline void store_indices(const I* src, i64* dst, i64 n, bool stream) {
     for (i64 c = 0; c < n; ++c) dst[c] = static_cast<i64>(src[c]);  // widening, vectorized
     return;
   }
+#if defined(__AVX512F__)
+  if constexpr (std::is_same<I, std::int32_t>::value) {  // widened in registers, whole lines streamed
+    if ((reinterpret_cast<std::uintptr_t>(dst) & 63) == 0) {
+      i64 c = 0;
+      for (; c + 8 <= n; c += 8) {
+        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(src + c));
+        _mm512_stream_si512(reinterpret_cast<__m512i*>(dst + c), _mm512_maskz_cvtepi32_epi64(0xFF, v));
+      }
+      for (; c < n; ++c) dst[c] = static_cast<i64>(src[c]);  // a partial line: ordinary stores
+      return;
+    }
+  }
+#endif
   constexpr i64 kChunk = 256;
   alignas(64) i64 tmp[kChunk];
   for (i64 i = 0; i < n; i += kChunk) {
@@ -1631,11 +1723,11 @@ constexpr i64 kWideBlockBytes = 8192;
 
 // Taps outer also wins when windows barely overlap (each input is read by at most ~2.5
 // windows) for float16 and the integer types, whose conversions vectorise best over long
-// blocks, and for indices. float32 values keep register blocking: with the software prefetch
-// and streaming stores it measured faster (Zen 4, one thread, taps outer -> blocks: 2x2/s2
-// max of (8,112,112,128) 1.65 -> 1.37 ms, 3x3/s2/p1 over 128 channels 3.0 -> 2.0 ms, 2x2/s2
-// over (8,56,56,256) 0.87 -> 0.61 ms; average about even). Register blocking always wins where
-// inputs are reused from cache by many windows (3x3/s1).
+// blocks. float32 keeps register blocking, with or without indices: with the software
+// prefetch and streaming stores it measured faster (Zen 4, one thread, taps outer -> blocks:
+// 2x2/s2 max of (8,112,112,128) 1.65 -> 1.37 ms, with indices 2.4 -> 1.9 ms; 3x3/s2/p1 over
+// 128 channels 3.0 -> 2.0 ms; 2x2/s2 over (8,56,56,256) 0.87 -> 0.61 ms; average about even).
+// Register blocking always wins where inputs are reused from cache by many windows (3x3/s1).
 inline bool wide_window(const Geometry& g, bool float32_values) {
   const i64 taps = g.taps_h * g.taps_w;  // <= H*W: no overflow
   if (taps > kSmallWindow) return true;
@@ -1654,12 +1746,12 @@ struct TapList {
   static constexpr bool kBlocks = std::is_same<T, float>::value;  // see wide_window
   explicit TapList(const Geometry& g, bool with_indices = false)
       : rows(g.taps_h),
-        taps(wide_window(g, kBlocks && !with_indices) ? 0 : g.taps_h * g.taps_w),
+        taps(wide_window(g, kBlocks) ? 0 : g.taps_h * g.taps_w),
         cols(g.taps_w),
         colw(with_indices ? g.taps_w : 0),
         rowidx(with_indices ? g.taps_h : 0),
-        flat(with_indices && !wide_window(g, false) ? g.taps_h * g.taps_w : 0),
-        wide(wide_window(g, kBlocks && !with_indices)) {
+        flat(with_indices && !wide_window(g, kBlocks) ? g.taps_h * g.taps_w : 0),
+        wide(wide_window(g, kBlocks)) {
     const i64 span = (g.taps_w - 1) * g.w.dilation + 1;  // columns one window covers
     const double step = static_cast<double>(g.w.stride < span ? g.w.stride : span) *
                         static_cast<double>(g.C) * static_cast<double>(sizeof(T));
@@ -1844,6 +1936,7 @@ struct MaxIndexedDirect {
     Scratch<I> word(tl.wide ? WB : 0);
     // Indices are streamed when the output is large and each pixel's block covers whole lines.
     const bool istream = a.stream && C * 8 >= 1024;
+    const bool vstream = std::is_same<A, T>::value && stream_values(a.stream, a.out, C, sizeof(T));
     for (i64 r = begin; r < end; ++r) {
       const i64 n = r / g.OH, oh = r - n * g.OH;
       const auto ohi = static_cast<std::size_t>(oh);
@@ -1878,6 +1971,19 @@ struct MaxIndexedDirect {
         const i64* flat = tl.flat.p;
         for (i64 c0 = 0; c0 < C; c0 += B) {
           const i64 cb = C - c0 < B ? C - c0 : B;
+          if constexpr (std::is_same<A, T>::value) {
+            // Straight into the output, or streamed from acc (a copy loop here would be
+            // compiled to `rep movs`, which measured 2x slower overall).
+            T* dst = vstream ? acc : o + c0;
+            if (cb == B) {
+              argmax_block<A, T, I, true>(win, flat, c0, B, dst, ord);
+            } else {
+              argmax_block<A, T, I, false>(win, flat, c0, cb, dst, ord);
+            }
+            if (vstream) stream_copy(o + c0, acc, cb * static_cast<i64>(sizeof(T)));
+            store_indices(ord, ix + c0, cb, istream);
+            continue;
+          }
           if (cb == B) {
             argmax_block<A, T, I, true>(win, flat, c0, B, acc, ord);
           } else {
@@ -1888,7 +1994,7 @@ struct MaxIndexedDirect {
         }
       }
     }
-    if (istream) stream_fence();
+    if (istream || vstream) stream_fence();
   }
 };
 

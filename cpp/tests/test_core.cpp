@@ -142,13 +142,24 @@ static void naive_avg(const Case& k, const Geometry& g, const std::vector<float>
         }
 }
 
+// p advanced to the next 64-byte boundary, then offset bytes further.
+template <class T>
+static T* aligned_at(T* p, std::size_t offset) {
+  const auto u = reinterpret_cast<std::uintptr_t>(p);
+  const std::uintptr_t a = (u + 63) & ~static_cast<std::uintptr_t>(63);
+  return reinterpret_cast<T*>(a + offset);
+}
+
 static void test_kernels(std::mt19937& rng) {
+  const int64_t default_threshold = stream_threshold();
   const Case cases[] = {
       {2, 4, 4, 1, ax(2, 2), ax(2, 2), false},       {1, 5, 5, 3, ax(3, 1), ax(3, 1), false},
       {2, 7, 9, 17, ax(3, 2, 1, 1, 1), ax(3, 2, 1, 1, 1), true},
       {1, 8, 8, 64, ax(2, 2), ax(2, 2), false},      {1, 9, 7, 70, ax(3, 2, 2, 1, 1), ax(2, 3, 2, 1, 0), true},
       {3, 6, 6, 130, ax(5, 1, 1, 2, 2), ax(5, 1, 1, 2, 2), false},
       {1, 7, 7, 100, ax(7, 1), ax(7, 1), false},     {2, 11, 13, 5, ax(4, 3, 1, 2, 2), ax(3, 5, 1, 1, 1), true},
+      {2, 5, 6, 128, ax(2, 2), ax(2, 2), false},     {1, 6, 7, 136, ax(2, 2), ax(2, 2), false},
+      {1, 7, 7, 200, ax(3, 2, 1, 1, 1), ax(3, 2, 1, 1, 1), false}, {2, 5, 5, 130, ax(2, 2), ax(2, 2), false},
   };
   std::normal_distribution<float> dist(0.0f, 3.0f);
   for (int li = 0; li < 3; ++li) {
@@ -169,19 +180,33 @@ static void test_kernels(std::mt19937& rng) {
         in.data = x.data();
         in.stride_n = k.H * k.W * k.C * 4;
         in.stride_h = k.W * k.C * 4;
-        std::vector<float> out(ref.size());
-        std::vector<int64_t> idx(ref.size());
-        max_pool2d(DType::f32, g, in, out.data(), idx.data());
-        std::vector<float> out2(ref.size());
-        max_pool2d(DType::f32, g, in, out2.data(), nullptr);
-        bool ok = true;
-        for (std::size_t i = 0; i < ref.size(); ++i) {
-          const bool same = (std::isnan(ref[i]) && std::isnan(out[i])) || static_cast<double>(out[i]) == ref[i];
-          const bool same2 = (std::isnan(ref[i]) && std::isnan(out2[i])) || static_cast<double>(out2[i]) == ref[i];
-          ok = ok && same && same2 && idx[i] == ridx[i];
+        // Ordinary and streaming stores, into 64-byte aligned outputs (whole-line pixels are
+        // streamed) and misaligned ones (partial lines at both ends of each pixel).
+        for (const bool stream : {false, true}) {
+          set_stream_threshold(stream ? 0 : default_threshold);
+          for (const std::size_t offset : {std::size_t{0}, std::size_t{8}}) {
+            std::vector<float> outbuf(ref.size() + 32), out2buf(ref.size() + 32);
+            std::vector<int64_t> idxbuf(ref.size() + 16);
+            float* out = aligned_at(outbuf.data(), offset);
+            float* out2 = aligned_at(out2buf.data(), offset);
+            int64_t* idx = aligned_at(idxbuf.data(), offset);
+            max_pool2d(DType::f32, g, in, out, idx);
+            max_pool2d(DType::f32, g, in, out2, nullptr);
+            bool ok = true;
+            for (std::size_t i = 0; i < ref.size(); ++i) {
+              const bool same = (std::isnan(ref[i]) && std::isnan(out[i])) || static_cast<double>(out[i]) == ref[i];
+              const bool same2 =
+                  (std::isnan(ref[i]) && std::isnan(out2[i])) || static_cast<double>(out2[i]) == ref[i];
+              ok = ok && same && same2 && idx[i] == ridx[i];
+            }
+            CHECK(ok);
+            if (!ok) {
+              std::fprintf(stderr, "  max mismatch: level %s, C=%lld, stream %d, offset %zu\n", simd_level_name(level),
+                           static_cast<long long>(k.C), static_cast<int>(stream), offset);
+            }
+          }
         }
-        CHECK(ok);
-        if (!ok) std::fprintf(stderr, "  max mismatch: level %s, C=%lld\n", simd_level_name(level), static_cast<long long>(k.C));
+        set_stream_threshold(default_threshold);
         for (bool include : {true, false}) {
           std::vector<float> xa(x);
           for (auto& v : xa) if (std::isnan(v)) v = 1.0f;
