@@ -95,6 +95,59 @@ def test_avg_paths(shape, k, s, p, dtype, count_include_pad):
                 np.testing.assert_array_equal(o, got)
 
 
+# Paths that average float32 windows directly (per output pixel): register blocks, the
+# fused AVX-512 block, the sliding window. Their result is bit-exact: a float32 sum over the
+# window's taps in row-major order, starting from 0, then one division (PyTorch's channels-last
+# order). (The separable and small-channel paths sum rows first, so only close.)
+DIRECT_AVG = [
+    ((2, 9, 10, 128), 2, 2, 0),
+    ((1, 9, 9, 136), 3, 2, 1),
+    ((1, 7, 6, 200), 3, 2, 1),
+    ((2, 5, 7, 20), 3, 2, 1),
+    ((2, 7, 8, 130), 3, 1, 1),
+    ((1, 5, 9, 20), 3, 1, 0),
+    ((2, 2, 6, 40), 3, 1, 1),
+    ((1, 6, 10, 24), (1, 3), 1, (0, 1)),
+    ((1, 7, 9, 33), (3, 2), 1, (1, 0)),
+    ((1, 6, 7, 256), 2, 1, 0),
+]
+
+
+def _avg_sum_then_divide(x, k, s, p, count_include_pad, divisor_override):
+    (kh, kw), (sh, sw), (ph, pw) = R.pair(k), R.pair(s), R.pair(p)
+    n, h, w, c = x.shape
+    oh, ow = (h + 2 * ph - kh) // sh + 1, (w + 2 * pw - kw) // sw + 1
+    xp = np.zeros((n, h + 2 * ph, w + 2 * pw, c), np.float32)  # + 0.0 leaves a sum's bits alone
+    xp[:, ph : ph + h, pw : pw + w] = x
+    inside = np.zeros(xp.shape[1:3], np.int64)
+    inside[ph : ph + h, pw : pw + w] = 1
+    acc = np.zeros((n, oh, ow, c), np.float32)
+    count = np.zeros((oh, ow), np.int64)
+    for i in range(kh):
+        for j in range(kw):
+            acc = acc + xp[:, i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
+            count += inside[i : i + sh * (oh - 1) + 1 : sh, j : j + sw * (ow - 1) + 1 : sw]
+    if count_include_pad:
+        count[:] = kh * kw  # these windows never reach past the padding
+    if divisor_override is not None:
+        count[:] = divisor_override
+    return acc / count.astype(np.float32)[None, :, :, None]
+
+
+@pytest.mark.parametrize(
+    ("shape", "k", "s", "p"), DIRECT_AVG, ids=[f"{c[0]}-k{c[1]}s{c[2]}p{c[3]}" for c in DIRECT_AVG]
+)
+def test_float32_direct_average_is_sum_then_divide(shape, k, s, p):
+    x = np.random.default_rng(sum(shape)).standard_normal(shape).astype(np.float32)
+    for include, override in ((True, None), (False, None), (True, 7)):
+        exp = _avg_sum_then_divide(x, k, s, p, include, override)
+        for level in each_simd_level():
+            got = nhwcpool.avg_pool2d(x, k, s, p, count_include_pad=include, divisor_override=override)
+            np.testing.assert_array_equal(
+                got, exp, err_msg=f"simd={level}, include={include}, divisor={override}"
+            )
+
+
 def test_streaming_threshold_hook_round_trips():
     core = nhwcpool._core
     before = core._get_stream_threshold()
