@@ -95,10 +95,10 @@ def test_avg_paths(shape, k, s, p, dtype, count_include_pad):
                 np.testing.assert_array_equal(o, got)
 
 
-# Paths that average float32 windows directly (per output pixel): register blocks, the
-# fused AVX-512 block, the sliding window. Their result is bit-exact: a float32 sum over the
-# window's taps in row-major order, starting from 0, then one division (PyTorch's channels-last
-# order). (The separable and small-channel paths sum rows first, so only close.)
+# Paths that average float32 and float16 windows directly (per output pixel): register blocks,
+# the fused AVX-512 blocks, the sliding window, taps outer. Their result is bit-exact: a float32
+# sum over the window's taps in row-major order, starting from 0, then one division (PyTorch's
+# channels-last order). (The separable and small-channel paths sum rows first, so only close.)
 DIRECT_AVG = [
     ((2, 9, 10, 128), 2, 2, 0),
     ((1, 9, 9, 136), 3, 2, 1),
@@ -137,10 +137,12 @@ def _avg_sum_then_divide(x, k, s, p, count_include_pad, divisor_override):
 @pytest.mark.parametrize(
     ("shape", "k", "s", "p"), DIRECT_AVG, ids=[f"{c[0]}-k{c[1]}s{c[2]}p{c[3]}" for c in DIRECT_AVG]
 )
-def test_float32_direct_average_is_sum_then_divide(shape, k, s, p):
-    x = np.random.default_rng(sum(shape)).standard_normal(shape).astype(np.float32)
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+def test_direct_average_is_sum_then_divide(shape, k, s, p, dtype):
+    """float16 too: its float32 mean is rounded to nearest even once."""
+    x = (4 * np.random.default_rng(sum(shape)).standard_normal(shape)).astype(dtype)
     for include, override in ((True, None), (False, None), (True, 7)):
-        exp = _avg_sum_then_divide(x, k, s, p, include, override)
+        exp = _avg_sum_then_divide(x.astype(np.float32), k, s, p, include, override).astype(dtype)
         for level in each_simd_level():
             got = nhwcpool.avg_pool2d(x, k, s, p, count_include_pad=include, divisor_override=override)
             np.testing.assert_array_equal(

@@ -461,6 +461,14 @@ constexpr i64 kBlockBytes = 512;
 constexpr i64 kBlockBytes = 256;
 #endif
 
+// The AVX-512 build has fused register-blocked kernels for float32 and float16 blocks.
+#if defined(__AVX512F__) && defined(__AVX512DQ__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+#define NHWCPOOL_ZMM_BLOCKS 1
+constexpr bool kZmmBlocks = true;
+#else
+constexpr bool kZmmBlocks = false;
+#endif
+
 template <class A>
 constexpr i64 block_of() {
   return static_cast<i64>(kBlockBytes / static_cast<i64>(sizeof(A)));
@@ -1722,8 +1730,10 @@ constexpr i64 kSmallWindow = 16;
 constexpr i64 kWideBlockBytes = 8192;
 
 // Taps outer also wins when windows barely overlap (each input is read by at most ~2.5
-// windows) for float16 and the integer types, whose conversions vectorise best over long
-// blocks. float32 keeps register blocking, with or without indices: with the software
+// windows) for the integer types, and for float16 in the AVX2/baseline builds, whose
+// conversions vectorise best over long blocks (the AVX-512 build has fused float16 kernels:
+// 2x2/s2 over (1,64,64,128) from L2, max 45 -> 30 us, average 50 -> 25 us). float32 keeps
+// register blocking, with or without indices: with the software
 // prefetch and streaming stores it measured faster (Zen 4, one thread, taps outer -> blocks:
 // 2x2/s2 max of (8,112,112,128) 1.65 -> 1.37 ms, with indices 2.4 -> 1.9 ms; 3x3/s2/p1 over
 // 128 channels 3.0 -> 2.0 ms; 2x2/s2 over (8,56,56,256) 0.87 -> 0.61 ms; average about even).
@@ -1743,15 +1753,20 @@ struct TapList {
   i64 nrows = 0, ncols = 0;
   bool wide;
   i64 advance = 0;  // bytes of each window row to prefetch per output pixel (0: none)
-  static constexpr bool kBlocks = std::is_same<T, float>::value;  // see wide_window
+  // Register blocks for float32, and for float16 values where fused kernels exist (see
+  // wide_window); float16 argmax keeps taps outer.
+  static bool use_wide(const Geometry& g, bool with_indices) {
+    const bool blocks = std::is_same<T, float>::value || (kZmmBlocks && std::is_same<T, half_t>::value && !with_indices);
+    return wide_window(g, blocks);
+  }
   explicit TapList(const Geometry& g, bool with_indices = false)
       : rows(g.taps_h),
-        taps(wide_window(g, kBlocks) ? 0 : g.taps_h * g.taps_w),
+        taps(use_wide(g, with_indices) ? 0 : g.taps_h * g.taps_w),
         cols(g.taps_w),
         colw(with_indices ? g.taps_w : 0),
         rowidx(with_indices ? g.taps_h : 0),
-        flat(with_indices && !wide_window(g, kBlocks) ? g.taps_h * g.taps_w : 0),
-        wide(wide_window(g, kBlocks)) {
+        flat(with_indices && !use_wide(g, with_indices) ? g.taps_h * g.taps_w : 0),
+        wide(use_wide(g, with_indices)) {
     const i64 span = (g.taps_w - 1) * g.w.dilation + 1;  // columns one window covers
     const double step = static_cast<double>(g.w.stride < span ? g.w.stride : span) *
                         static_cast<double>(g.C) * static_cast<double>(sizeof(T));
@@ -1839,6 +1854,165 @@ void argmax_wide(const Geometry& g, const TapList<T>& tl, i64 c0, i64 cb, A* NHW
   }
 }
 
+#ifdef NHWCPOOL_ZMM_BLOCKS
+// Fused register-blocked kernels for one channel block of float32 or float16 pixels in the
+// AVX-512 build. Each loads the block's taps (float16 widened by vcvtph2ps), reduces them in
+// registers, finishes (average: finite test, divide) and stores, streamed from registers when
+// the output's pixels are whole cache lines. The unfused loops made more passes over each
+// block after reducing it (float16 conversion into a buffer, finite test, divide into a
+// buffer, streamed copy). NV vectors of 16 channels, the last one masked when Tail.
+template <class T, bool Tail, int NV>
+inline __m512 z_load(const T* s, int v, __mmask16 tail) {
+  const T* p = s + 16 * v;
+  const bool masked = Tail && v == NV - 1;
+  if constexpr (std::is_same<T, float>::value) {
+    return masked ? _mm512_maskz_loadu_ps(tail, p) : _mm512_loadu_ps(p);
+  } else {
+    const __m256i h = masked ? _mm256_maskz_loadu_epi16(tail, p) : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    return _mm512_maskz_cvtph_ps(0xFFFF, h);
+  }
+}
+
+template <class T, bool Tail, bool Stream, int NV>
+inline void z_store(T* d, int v, __mmask16 tail, __m512 x) {
+  T* p = d + 16 * v;
+  const bool masked = Tail && v == NV - 1;
+  if constexpr (std::is_same<T, float>::value) {
+    if (masked) {
+      _mm512_mask_storeu_ps(p, tail, x);
+    } else if (Stream) {
+      _mm512_stream_ps(p, x);
+    } else {
+      _mm512_storeu_ps(p, x);
+    }
+  } else {  // round to nearest even, as float_to_half_row
+    const __m256i h = _mm512_maskz_cvtps_ph(0xFFFF, x, _MM_FROUND_TO_NEAREST_INT);
+    if (masked) {
+      _mm256_mask_storeu_epi16(p, tail, h);
+    } else if (Stream) {
+      _mm256_stream_si256(reinterpret_cast<__m256i*>(p), h);
+    } else {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), h);
+    }
+  }
+}
+
+// Average: sums in the same tap order and 0 + x start as reduce_block<SumOp> (same bits),
+// the finite test of float32 sums (vfpclassps), then the divide.
+template <class T, int NV, bool Tail, bool Stream>
+inline void avg_zmm(const Window<T>& win, i64 c0, __mmask16 tail, const Divisor<float>& div, T* NHWCPOOL_RESTRICT dst,
+                    FiniteCheck& finite) {
+  static_assert(!(Tail && Stream), "streamed pixels are whole cache lines");
+  __m512 a[NV];
+  const T* s = win.taps[0] + c0;
+  for (int v = 0; v < NV; ++v) a[v] = _mm512_add_ps(_mm512_setzero_ps(), z_load<T, Tail, NV>(s, v, tail));
+  for (i64 t = 1; t < win.ntaps; ++t) {
+    s = win.taps[t] + c0;
+    for (int v = 0; v < NV; ++v) a[v] = _mm512_add_ps(a[v], z_load<T, Tail, NV>(s, v, tail));
+  }
+  if constexpr (std::is_same<T, float>::value) {
+    __mmask16 bad = 0;  // lanes whose sum is inf or NaN (fpclass: QNaN | +inf | -inf | SNaN)
+    for (int v = 0; v < NV; ++v) bad = static_cast<__mmask16>(bad | _mm512_fpclass_ps_mask(a[v], 0x99));
+    if (bad != 0) finite.mark_not_finite();
+  } else {
+    (void)finite;  // float16 sums cannot overflow float32
+  }
+  if (div.pow2) {  // exact: multiplying by 2^-k rounds as dividing by 2^k
+    const __m512 inv = _mm512_set1_ps(div.inv);
+    for (int v = 0; v < NV; ++v) a[v] = _mm512_mul_ps(a[v], inv);
+  } else {
+    const __m512 d = _mm512_set1_ps(div.d);
+    for (int v = 0; v < NV; ++v) a[v] = _mm512_div_ps(a[v], d);
+  }
+  for (int v = 0; v < NV; ++v) z_store<T, Tail, Stream, NV>(dst, v, tail, a[v]);
+}
+
+// Max: vmaxps(x, acc) keeps a NaN accumulator and the first of equal values; lanes where the
+// tap is NaN take the tap instead (MaxOp's rule, element for element).
+template <class T, int NV, bool Tail, bool Stream>
+inline void max_zmm(const Window<T>& win, i64 c0, __mmask16 tail, T* NHWCPOOL_RESTRICT dst) {
+  static_assert(!(Tail && Stream), "streamed pixels are whole cache lines");
+  __m512 a[NV];
+  const T* s = win.taps[0] + c0;
+  for (int v = 0; v < NV; ++v) a[v] = z_load<T, Tail, NV>(s, v, tail);
+  for (i64 t = 1; t < win.ntaps; ++t) {
+    s = win.taps[t] + c0;
+    for (int v = 0; v < NV; ++v) {
+      const __m512 x = z_load<T, Tail, NV>(s, v, tail);
+      a[v] = _mm512_mask_max_ps(x, _mm512_cmp_ps_mask(x, x, _CMP_ORD_Q), x, a[v]);  // NaN lanes: x
+    }
+  }
+  for (int v = 0; v < NV; ++v) z_store<T, Tail, Stream, NV>(dst, v, tail, a[v]);
+}
+
+// Calls F::template run<NV, Tail>(tail) for cb (1..128) channels: NV = ceil(cb / 16).
+template <class F>
+inline void z_dispatch(i64 cb, const F& f) {
+  static_assert(kBlockBytes == 512, "a block is at most 8 vectors of 16 floats");
+  const int nv = static_cast<int>((cb + 15) / 16);
+  const int rem = static_cast<int>(cb % 16);
+  const __mmask16 tail = static_cast<__mmask16>((1u << rem) - 1u);
+#define NHWCPOOL_Z_CASE(k)                                   \
+  case k:                                                    \
+    if (rem == 0) {                                          \
+      f.template run<k, false>(tail);                        \
+    } else {                                                 \
+      f.template run<k, true>(tail);                         \
+    }                                                        \
+    return;
+  switch (nv) {
+    NHWCPOOL_Z_CASE(1)
+    NHWCPOOL_Z_CASE(2)
+    NHWCPOOL_Z_CASE(3)
+    NHWCPOOL_Z_CASE(4)
+    NHWCPOOL_Z_CASE(5)
+    NHWCPOOL_Z_CASE(6)
+    NHWCPOOL_Z_CASE(7)
+    default:
+      NHWCPOOL_Z_CASE(8)
+  }
+#undef NHWCPOOL_Z_CASE
+}
+
+template <class T, bool Stream>
+struct AvgZmmRun {
+  const Window<T>& win;
+  i64 c0;
+  const Divisor<float>& div;
+  T* dst;
+  FiniteCheck& finite;
+  template <int NV, bool Tail>
+  void run(__mmask16 tail) const {
+    avg_zmm<T, NV, Tail, Stream && !Tail>(win, c0, tail, div, dst, finite);
+  }
+};
+
+template <class T, bool Stream>
+struct MaxZmmRun {
+  const Window<T>& win;
+  i64 c0;
+  T* dst;
+  template <int NV, bool Tail>
+  void run(__mmask16 tail) const {
+    max_zmm<T, NV, Tail, Stream && !Tail>(win, c0, tail, dst);
+  }
+};
+
+// cb channels from c0 of every tap of win, averaged into dst. Stream: dst is 64-byte aligned
+// and cb * sizeof(T) a multiple of 64.
+template <class T, bool Stream>
+inline void avg_block_zmm(const Window<T>& win, i64 c0, i64 cb, const Divisor<float>& div, T* dst,
+                          FiniteCheck& finite) {
+  z_dispatch(cb, AvgZmmRun<T, Stream>{win, c0, div, dst, finite});
+}
+
+// The same for max.
+template <class T, bool Stream>
+inline void max_block_zmm(const Window<T>& win, i64 c0, i64 cb, T* dst) {
+  z_dispatch(cb, MaxZmmRun<T, Stream>{win, c0, dst});
+}
+#endif
+
 template <class T>
 struct MaxDirect {
   using A = typename MaxAccOf<T>::type;
@@ -1853,7 +2027,8 @@ struct MaxDirect {
     Scratch<A> wacc(tl.wide ? WB : 0), wtmp(tl.wide ? WB : 0);
     const AxisTable& wt = *a.wtab;
     const bool sliding = std::is_same<T, float>::value && !tl.wide && slide_applies(g);
-    const bool vstream = std::is_same<A, T>::value && stream_values(a.stream, a.out, C, sizeof(T));
+    constexpr bool kZmmHalf = kZmmBlocks && std::is_same<T, half_t>::value;
+    const bool vstream = (std::is_same<A, T>::value || kZmmHalf) && stream_values(a.stream, a.out, C, sizeof(T));
     for (i64 r = begin; r < end; ++r) {
       const i64 n = r / g.OH, oh = r - n * g.OH;
       T* orow = static_cast<T*>(a.out) + r * OWC;
@@ -1887,7 +2062,7 @@ struct MaxDirect {
           for (i64 c0 = 0; c0 < C; c0 += WB) {
             const i64 cb = C - c0 < WB ? C - c0 : WB;
             reduce_wide<MaxOp>(tl, c0, cb, wacc.p, wtmp.p);
-            if (vstream) {
+            if (std::is_same<A, T>::value && vstream) {
               stream_copy(o + c0, wacc.p, cb * static_cast<i64>(sizeof(T)));
             } else {
               store_max(wacc.p, o + c0, cb);
@@ -1895,6 +2070,19 @@ struct MaxDirect {
           }
           continue;
         }
+#ifdef NHWCPOOL_ZMM_BLOCKS
+        if constexpr (kZmmHalf) {
+          for (i64 c0 = 0; c0 < C; c0 += B) {
+            const i64 cb = C - c0 < B ? C - c0 : B;
+            if (vstream) {
+              max_block_zmm<T, true>(win, c0, cb, o + c0);
+            } else {
+              max_block_zmm<T, false>(win, c0, cb, o + c0);
+            }
+          }
+          continue;
+        }
+#endif
         i64 c0 = 0;
         for (; c0 + B <= C; c0 += B) {
           reduce_block<MaxOp, A, T, true>(win, c0, B, acc);
@@ -1998,79 +2186,6 @@ struct MaxIndexedDirect {
   }
 };
 
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
-// float32 average of one channel block in the AVX-512 build, fused: sums in registers (the
-// same tap order and 0 + x start as reduce_block<SumOp>, so the same bits), the finite test
-// of the sums, the divide and the store, streamed from registers when the output's pixels are
-// whole cache lines. The unfused loop made three more passes over the block (test, divide,
-// streamed copy), which made 2x2/s2 average cost ~1.15x max. NV vectors of 16 channels, the
-// last masked when Tail.
-template <int NV, bool Tail, bool Stream>
-inline void avg_f32_zmm(const Window<float>& win, i64 c0, __mmask16 tail, const Divisor<float>& div,
-                        float* NHWCPOOL_RESTRICT dst, FiniteCheck& finite) {
-  static_assert(!(Tail && Stream), "streamed pixels are whole cache lines");
-  __m512 a[NV];
-  const auto load = [tail](const float* s, int v) {
-    return (Tail && v == NV - 1) ? _mm512_maskz_loadu_ps(tail, s + 16 * v) : _mm512_loadu_ps(s + 16 * v);
-  };
-  const float* s = win.taps[0] + c0;
-  for (int v = 0; v < NV; ++v) a[v] = _mm512_add_ps(_mm512_setzero_ps(), load(s, v));
-  for (i64 t = 1; t < win.ntaps; ++t) {
-    s = win.taps[t] + c0;
-    for (int v = 0; v < NV; ++v) a[v] = _mm512_add_ps(a[v], load(s, v));
-  }
-  __mmask16 bad = 0;  // lanes whose sum is inf or NaN (fpclass: QNaN | +inf | -inf | SNaN)
-  for (int v = 0; v < NV; ++v) bad = static_cast<__mmask16>(bad | _mm512_fpclass_ps_mask(a[v], 0x99));
-  if (bad != 0) finite.mark_not_finite();
-  if (div.pow2) {  // exact: multiplying by 2^-k rounds as dividing by 2^k
-    const __m512 inv = _mm512_set1_ps(div.inv);
-    for (int v = 0; v < NV; ++v) a[v] = _mm512_mul_ps(a[v], inv);
-  } else {
-    const __m512 d = _mm512_set1_ps(div.d);
-    for (int v = 0; v < NV; ++v) a[v] = _mm512_div_ps(a[v], d);
-  }
-  for (int v = 0; v < NV; ++v) {
-    if (Tail && v == NV - 1) {
-      _mm512_mask_storeu_ps(dst + 16 * v, tail, a[v]);
-    } else if (Stream) {
-      _mm512_stream_ps(dst + 16 * v, a[v]);
-    } else {
-      _mm512_storeu_ps(dst + 16 * v, a[v]);
-    }
-  }
-}
-
-// cb (1..128) channels from c0 of every tap of win, averaged into dst. Stream: dst is 64-byte
-// aligned and cb a multiple of 16.
-template <bool Stream>
-inline void avg_block_f32(const Window<float>& win, i64 c0, i64 cb, const Divisor<float>& div, float* dst,
-                          FiniteCheck& finite) {
-  static_assert(kBlockBytes == 512, "a block is at most 8 vectors of 16 floats");
-  const int nv = static_cast<int>((cb + 15) / 16);
-  const int rem = static_cast<int>(cb % 16);
-  const __mmask16 tail = static_cast<__mmask16>((1u << rem) - 1u);
-#define NHWCPOOL_AVG_CASE(k)                                           \
-  case k:                                                              \
-    if (rem == 0) {                                                    \
-      avg_f32_zmm<k, false, Stream>(win, c0, 0, div, dst, finite);     \
-    } else {                                                           \
-      avg_f32_zmm<k, true, false>(win, c0, tail, div, dst, finite);    \
-    }                                                                  \
-    return;
-  switch (nv) {
-    NHWCPOOL_AVG_CASE(1)
-    NHWCPOOL_AVG_CASE(2)
-    NHWCPOOL_AVG_CASE(3)
-    NHWCPOOL_AVG_CASE(4)
-    NHWCPOOL_AVG_CASE(5)
-    NHWCPOOL_AVG_CASE(6)
-    NHWCPOOL_AVG_CASE(7)
-    default:
-      NHWCPOOL_AVG_CASE(8)
-  }
-#undef NHWCPOOL_AVG_CASE
-}
-#endif
 
 template <class T, class A, class M>
 struct AvgDirect {
@@ -2094,9 +2209,11 @@ struct AvgDirect {
     M* mean = means.p;
     RowDivisors<M> divs(g);
     constexpr bool kF32 = std::is_same<T, float>::value && std::is_same<A, float>::value && std::is_same<M, float>::value;
+    constexpr bool kH16 = std::is_same<T, half_t>::value && std::is_same<A, float>::value && std::is_same<M, float>::value;
     const bool sliding = kF32 && a.out_dtype == DType::f32 && !tl.wide && slide_applies(g);
-    const bool vstream = std::is_same<T, float>::value && a.out_dtype == DType::f32 && stream_values(a.stream, a.out, C, 4);
-    Scratch<float> sbuf(vstream ? AB : 0);
+    const bool vstream = (kF32 && a.out_dtype == DType::f32 && stream_values(a.stream, a.out, C, 4)) ||
+                         (kZmmBlocks && kH16 && a.out_dtype == DType::f16 && stream_values(a.stream, a.out, C, 2));
+    Scratch<float> sbuf(vstream && kF32 ? AB : 0);
     for (i64 r = begin; r < end; ++r) {
       const i64 n = r / g.OH, oh = r - n * g.OH;
       char* orow = static_cast<char*>(a.out) + r * OWC * osize;
@@ -2125,16 +2242,16 @@ struct AvgDirect {
         const Window<T> win = tl.window(g, wt, ow);
         tl.prefetch();
         const Divisor<M>& div = divs[ow];
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
-        if constexpr (kF32) {
-          if (a.out_dtype == DType::f32 && !tl.wide && win.ntaps > 0) {
-            float* of = reinterpret_cast<float*>(o);
+#ifdef NHWCPOOL_ZMM_BLOCKS
+        if constexpr (kF32 || kH16) {
+          if (a.out_dtype == (kF32 ? DType::f32 : DType::f16) && !tl.wide && win.ntaps > 0) {
+            T* ot = reinterpret_cast<T*>(o);
             for (i64 c0 = 0; c0 < C; c0 += B) {
               const i64 cb = C - c0 < B ? C - c0 : B;
               if (vstream) {
-                avg_block_f32<true>(win, c0, cb, div, of + c0, finite);
+                avg_block_zmm<T, true>(win, c0, cb, div, ot + c0, finite);
               } else {
-                avg_block_f32<false>(win, c0, cb, div, of + c0, finite);
+                avg_block_zmm<T, false>(win, c0, cb, div, ot + c0, finite);
               }
             }
             continue;
