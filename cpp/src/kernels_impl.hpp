@@ -518,28 +518,6 @@ inline void reduce_block(const Window<T>& win, i64 c0, i64 cb, A* NHWCPOOL_RESTR
   }
 }
 
-#if defined(__AVX512F__)
-// Float max in the AVX-512 build: GCC's zmm form of the NaN-propagating select (two mask
-// compares, korw, masked move per vector) measured 1.35-1.5x slower than the AVX2 build on
-// Zen 4 for memory-bound 2x2 pooling. This uses 256-bit vectors and three vector-ALU ops:
-// vmaxps(x, acc) keeps a NaN accumulator and the first of equal values (x > acc ? x : acc),
-// an unordered compare and a blend take a NaN tap. Same results as MaxOp, element for element.
-template <>
-inline void reduce_block<MaxOp, float, float, true>(const Window<float>& win, i64 c0, i64, float* acc) {
-  constexpr int kVecs = static_cast<int>(kBlockBytes / 32);
-  __m256 a[kVecs];
-  const float* s = win.taps[0] + c0;
-  for (int v = 0; v < kVecs; ++v) a[v] = _mm256_loadu_ps(s + 8 * v);
-  for (i64 t = 1; t < win.ntaps; ++t) {
-    s = win.taps[t] + c0;
-    for (int v = 0; v < kVecs; ++v) {
-      const __m256 x = _mm256_loadu_ps(s + 8 * v);
-      a[v] = _mm256_blendv_ps(_mm256_max_ps(x, a[v]), x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
-    }
-  }
-  for (int v = 0; v < kVecs; ++v) _mm256_storeu_ps(acc + 8 * v, a[v]);
-}
-#endif
 
 // Reduces nrows rows of n elements element-wise into dst, in list order: a copy, then one
 // pass per further row. (Blocking this so dst stays in L1 while every row is combined, and
@@ -1578,30 +1556,94 @@ inline void argmax_block(const Window<T>& win, const i64* flat, i64 c0, i64 cb, 
   }
 }
 
-#if defined(__AVX512F__) && defined(__AVX512VL__)
+#ifdef NHWCPOOL_ZMM_BLOCKS
+// Loads and stores of the AVX-512 build's fused register-blocked kernels (argmax here, max and
+// average before the direct kernels): vector v of 16 channels from s (float16 widened by
+// vcvtph2ps), the last of NV masked when Tail.
+template <class T, bool Tail, int NV>
+inline __m512 z_load(const T* s, int v, __mmask16 tail) {
+  const T* p = s + 16 * v;
+  const bool masked = Tail && v == NV - 1;
+  if constexpr (std::is_same<T, float>::value) {
+    return masked ? _mm512_maskz_loadu_ps(tail, p) : _mm512_loadu_ps(p);
+  } else {
+    const __m256i h = masked ? _mm256_maskz_loadu_epi16(tail, p) : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+    return _mm512_maskz_cvtph_ps(0xFFFF, h);
+  }
+}
+
+template <class T, bool Tail, bool Stream, int NV>
+inline void z_store(T* d, int v, __mmask16 tail, __m512 x) {
+  T* p = d + 16 * v;
+  const bool masked = Tail && v == NV - 1;
+  if constexpr (std::is_same<T, float>::value) {
+    if (masked) {
+      _mm512_mask_storeu_ps(p, tail, x);
+    } else if (Stream) {
+      _mm512_stream_ps(p, x);
+    } else {
+      _mm512_storeu_ps(p, x);
+    }
+  } else {  // round to nearest even, as float_to_half_row
+    const __m256i h = _mm512_maskz_cvtps_ph(0xFFFF, x, _MM_FROUND_TO_NEAREST_INT);
+    if (masked) {
+      _mm256_mask_storeu_epi16(p, tail, h);
+    } else if (Stream) {
+      _mm256_stream_si256(reinterpret_cast<__m256i*>(p), h);
+    } else {
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), h);
+    }
+  }
+}
+
+// Calls F::template run<NV, Tail>(tail) for cb (1..128) channels: NV = ceil(cb / 16).
+template <class F>
+inline void z_dispatch(i64 cb, const F& f) {
+  static_assert(kBlockBytes == 512, "a block is at most 8 vectors of 16 floats");
+  const int nv = static_cast<int>((cb + 15) / 16);
+  const int rem = static_cast<int>(cb % 16);
+  const __mmask16 tail = static_cast<__mmask16>((1u << rem) - 1u);
+#define NHWCPOOL_Z_CASE(k)                                   \
+  case k:                                                    \
+    if (rem == 0) {                                          \
+      f.template run<k, false>(tail);                        \
+    } else {                                                 \
+      f.template run<k, true>(tail);                         \
+    }                                                        \
+    return;
+  switch (nv) {
+    NHWCPOOL_Z_CASE(1)
+    NHWCPOOL_Z_CASE(2)
+    NHWCPOOL_Z_CASE(3)
+    NHWCPOOL_Z_CASE(4)
+    NHWCPOOL_Z_CASE(5)
+    NHWCPOOL_Z_CASE(6)
+    NHWCPOOL_Z_CASE(7)
+    default:
+      NHWCPOOL_Z_CASE(8)
+  }
+#undef NHWCPOOL_Z_CASE
+}
+
 // float32 argmax in the AVX-512 build: values and int32 indices in registers, one mask per
-// vector (tap > acc, or tap is NaN: PyTorch's rule) driving both masked moves. NV vectors of
-// 16 channels, the last one masked when Tail (a partial block). (The generic loop, with the
-// block in memory, measured 2x slower for 2x2/s2 over 64 channels on Zen 4.)
+// vector (tap > acc, or tap is NaN: PyTorch's rule) driving both masked moves. (The generic
+// loop, with the block in memory, measured 2x slower for 2x2/s2 over 64 channels on Zen 4.)
 template <int NV, bool Tail>
 inline void argmax_f32_zmm(const Window<float>& win, const i64* flat, i64 c0, __mmask16 tail,
                            float* NHWCPOOL_RESTRICT acc, std::int32_t* NHWCPOOL_RESTRICT ord) {
   __m512 a[NV];
   __m512i o[NV];
-  const auto load = [tail](const float* s, int v) {
-    return (Tail && v == NV - 1) ? _mm512_maskz_loadu_ps(tail, s + 16 * v) : _mm512_loadu_ps(s + 16 * v);
-  };
   const float* s = win.taps[0] + c0;
   const __m512i tap0 = _mm512_set1_epi32(static_cast<int>(flat[0]));
   for (int v = 0; v < NV; ++v) {
-    a[v] = load(s, v);
+    a[v] = z_load<float, Tail, NV>(s, v, tail);
     o[v] = tap0;
   }
   for (i64 t = 1; t < win.ntaps; ++t) {
     s = win.taps[t] + c0;
     const __m512i tap = _mm512_set1_epi32(static_cast<int>(flat[t]));
     for (int v = 0; v < NV; ++v) {
-      const __m512 x = load(s, v);
+      const __m512 x = z_load<float, Tail, NV>(s, v, tail);
       const __mmask16 m = static_cast<__mmask16>(_mm512_cmp_ps_mask(x, a[v], _CMP_GT_OQ) |
                                                  _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q));
       a[v] = _mm512_mask_mov_ps(a[v], m, x);
@@ -1619,6 +1661,18 @@ inline void argmax_f32_zmm(const Window<float>& win, const i64* flat, i64 c0, __
   }
 }
 
+struct ArgmaxZmmRun {
+  const Window<float>& win;
+  const i64* flat;
+  i64 c0;
+  float* acc;
+  std::int32_t* ord;
+  template <int NV, bool Tail>
+  void run(__mmask16 tail) const {
+    argmax_f32_zmm<NV, Tail>(win, flat, c0, tail, acc, ord);
+  }
+};
+
 template <>
 inline void argmax_block<float, float, std::int32_t, true>(const Window<float>& win, const i64* flat, i64 c0, i64,
                                                            float* NHWCPOOL_RESTRICT acc,
@@ -1631,29 +1685,7 @@ template <>
 inline void argmax_block<float, float, std::int32_t, false>(const Window<float>& win, const i64* flat, i64 c0,
                                                             i64 cb, float* NHWCPOOL_RESTRICT acc,
                                                             std::int32_t* NHWCPOOL_RESTRICT ord) {
-  const int nv = static_cast<int>((cb + 15) / 16);  // 1..8
-  const int rem = static_cast<int>(cb % 16);
-  const __mmask16 tail = static_cast<__mmask16>((1u << rem) - 1u);
-#define NHWCPOOL_ARGMAX_CASE(k)                                           \
-  case k:                                                                 \
-    if (rem == 0) {                                                       \
-      argmax_f32_zmm<k, false>(win, flat, c0, 0, acc, ord);               \
-    } else {                                                              \
-      argmax_f32_zmm<k, true>(win, flat, c0, tail, acc, ord);             \
-    }                                                                     \
-    return;
-  switch (nv) {
-    NHWCPOOL_ARGMAX_CASE(1)
-    NHWCPOOL_ARGMAX_CASE(2)
-    NHWCPOOL_ARGMAX_CASE(3)
-    NHWCPOOL_ARGMAX_CASE(4)
-    NHWCPOOL_ARGMAX_CASE(5)
-    NHWCPOOL_ARGMAX_CASE(6)
-    NHWCPOOL_ARGMAX_CASE(7)
-    default:
-      NHWCPOOL_ARGMAX_CASE(8)
-  }
-#undef NHWCPOOL_ARGMAX_CASE
+  z_dispatch(cb, ArgmaxZmmRun{win, flat, c0, acc, ord});
 }
 #endif
 
@@ -1861,41 +1893,6 @@ void argmax_wide(const Geometry& g, const TapList<T>& tl, i64 c0, i64 cb, A* NHW
 // the output's pixels are whole cache lines. The unfused loops made more passes over each
 // block after reducing it (float16 conversion into a buffer, finite test, divide into a
 // buffer, streamed copy). NV vectors of 16 channels, the last one masked when Tail.
-template <class T, bool Tail, int NV>
-inline __m512 z_load(const T* s, int v, __mmask16 tail) {
-  const T* p = s + 16 * v;
-  const bool masked = Tail && v == NV - 1;
-  if constexpr (std::is_same<T, float>::value) {
-    return masked ? _mm512_maskz_loadu_ps(tail, p) : _mm512_loadu_ps(p);
-  } else {
-    const __m256i h = masked ? _mm256_maskz_loadu_epi16(tail, p) : _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
-    return _mm512_maskz_cvtph_ps(0xFFFF, h);
-  }
-}
-
-template <class T, bool Tail, bool Stream, int NV>
-inline void z_store(T* d, int v, __mmask16 tail, __m512 x) {
-  T* p = d + 16 * v;
-  const bool masked = Tail && v == NV - 1;
-  if constexpr (std::is_same<T, float>::value) {
-    if (masked) {
-      _mm512_mask_storeu_ps(p, tail, x);
-    } else if (Stream) {
-      _mm512_stream_ps(p, x);
-    } else {
-      _mm512_storeu_ps(p, x);
-    }
-  } else {  // round to nearest even, as float_to_half_row
-    const __m256i h = _mm512_maskz_cvtps_ph(0xFFFF, x, _MM_FROUND_TO_NEAREST_INT);
-    if (masked) {
-      _mm256_mask_storeu_epi16(p, tail, h);
-    } else if (Stream) {
-      _mm256_stream_si256(reinterpret_cast<__m256i*>(p), h);
-    } else {
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), h);
-    }
-  }
-}
 
 // Average: sums in the same tap order and 0 + x start as reduce_block<SumOp> (same bits),
 // the finite test of float32 sums (vfpclassps), then the divide.
@@ -1945,34 +1942,6 @@ inline void max_zmm(const Window<T>& win, i64 c0, __mmask16 tail, T* NHWCPOOL_RE
   for (int v = 0; v < NV; ++v) z_store<T, Tail, Stream, NV>(dst, v, tail, a[v]);
 }
 
-// Calls F::template run<NV, Tail>(tail) for cb (1..128) channels: NV = ceil(cb / 16).
-template <class F>
-inline void z_dispatch(i64 cb, const F& f) {
-  static_assert(kBlockBytes == 512, "a block is at most 8 vectors of 16 floats");
-  const int nv = static_cast<int>((cb + 15) / 16);
-  const int rem = static_cast<int>(cb % 16);
-  const __mmask16 tail = static_cast<__mmask16>((1u << rem) - 1u);
-#define NHWCPOOL_Z_CASE(k)                                   \
-  case k:                                                    \
-    if (rem == 0) {                                          \
-      f.template run<k, false>(tail);                        \
-    } else {                                                 \
-      f.template run<k, true>(tail);                         \
-    }                                                        \
-    return;
-  switch (nv) {
-    NHWCPOOL_Z_CASE(1)
-    NHWCPOOL_Z_CASE(2)
-    NHWCPOOL_Z_CASE(3)
-    NHWCPOOL_Z_CASE(4)
-    NHWCPOOL_Z_CASE(5)
-    NHWCPOOL_Z_CASE(6)
-    NHWCPOOL_Z_CASE(7)
-    default:
-      NHWCPOOL_Z_CASE(8)
-  }
-#undef NHWCPOOL_Z_CASE
-}
 
 template <class T, bool Stream>
 struct AvgZmmRun {
@@ -2027,8 +1996,8 @@ struct MaxDirect {
     Scratch<A> wacc(tl.wide ? WB : 0), wtmp(tl.wide ? WB : 0);
     const AxisTable& wt = *a.wtab;
     const bool sliding = std::is_same<T, float>::value && !tl.wide && slide_applies(g);
-    constexpr bool kZmmHalf = kZmmBlocks && std::is_same<T, half_t>::value;
-    const bool vstream = (std::is_same<A, T>::value || kZmmHalf) && stream_values(a.stream, a.out, C, sizeof(T));
+    constexpr bool kZmm = kZmmBlocks && (std::is_same<T, half_t>::value || std::is_same<T, float>::value);
+    const bool vstream = (std::is_same<A, T>::value || kZmm) && stream_values(a.stream, a.out, C, sizeof(T));
     for (i64 r = begin; r < end; ++r) {
       const i64 n = r / g.OH, oh = r - n * g.OH;
       T* orow = static_cast<T*>(a.out) + r * OWC;
@@ -2071,7 +2040,7 @@ struct MaxDirect {
           continue;
         }
 #ifdef NHWCPOOL_ZMM_BLOCKS
-        if constexpr (kZmmHalf) {
+        if constexpr (kZmm) {
           for (i64 c0 = 0; c0 < C; c0 += B) {
             const i64 cb = C - c0 < B ? C - c0 : B;
             if (vstream) {
