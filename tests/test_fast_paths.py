@@ -150,6 +150,33 @@ def test_direct_average_is_sum_then_divide(shape, k, s, p, dtype):
             )
 
 
+def _at_offset(x, offset):
+    """A copy of x whose data starts `offset` bytes past a 64-byte boundary."""
+    buf = np.empty(x.nbytes + 128, np.uint8)
+    start = (-buf.ctypes.data) % 64 + offset
+    y = buf[start : start + x.nbytes].view(x.dtype).reshape(x.shape)
+    y[...] = x
+    return y
+
+
+@pytest.mark.parametrize("offset", [0, 16, 48])
+def test_sliding_window_streams_into_an_output_aligned_like_the_input(offset):
+    """Large float32 3x3/s1 results are allocated with the input's offset within a cache line,
+    so the sliding window can stream whole output lines (the AVX-512 build)."""
+    x = _at_offset(make_array((2, 24, 24, 256), np.float32, "special", seed=offset), offset)
+    xa = _at_offset((4 * np.random.default_rng(offset).standard_normal(x.shape)).astype(np.float32), offset)
+    exp_max, _ = R.max_pool2d(x, 3, 1, 1)
+    exp_avg = _avg_sum_then_divide(xa, 3, 1, 1, False, None)
+    for level in each_simd_level():
+        got = nhwcpool.max_pool2d(x, 3, 1, 1)
+        R.assert_max_equal(got, exp_max)
+        avg = nhwcpool.avg_pool2d(xa, 3, 1, 1, count_include_pad=False)
+        np.testing.assert_array_equal(avg, exp_avg, err_msg=f"simd={level}")
+        if level.startswith("avx512"):
+            assert got.ctypes.data % 64 == offset
+            assert avg.ctypes.data % 64 == offset
+
+
 def test_streaming_threshold_hook_round_trips():
     core = nhwcpool._core
     before = core._get_stream_threshold()

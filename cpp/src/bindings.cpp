@@ -308,15 +308,20 @@ class OutputCache {
 
 // A new C-contiguous array for a result (from the cache when large). Small results go
 // straight to NumPy's allocator (no lock, no std::vector: a 4x4 call is ~1 us in all).
-py::array new_result(const py::dtype& dt, const Shape& shape) {
+// offset: bytes past a 64-byte boundary the data should start at (preferred_output_offset;
+// honoured for cached buffers, which are then 64 bytes longer).
+py::array new_result(const py::dtype& dt, const Shape& shape, std::int64_t offset = 0) {
   std::size_t bytes = static_cast<std::size_t>(dt.itemsize());
   for (int i = 0; i < shape.ndim; ++i) bytes *= static_cast<std::size_t>(shape.dim[i]);  // checked by make_geometry
   const auto& api = npy::get();
   OutputCache* cache = nullptr;
   CachedBuffer* buf = nullptr;
+  char* data = nullptr;
   if (bytes >= OutputCache::kMinBytes && bytes <= OutputCache::get().limit()) {
     cache = &OutputCache::get();
-    buf = new CachedBuffer{cache->take(bytes), bytes, 0};
+    const std::size_t pad = offset > 0 && offset < 64 ? 64 : 0;
+    buf = new CachedBuffer{cache->take(bytes + pad), bytes + pad, 0};
+    data = static_cast<char*>(buf->p) + (pad != 0 ? offset : 0);
   }
   // The capsule owns the buffer from here on (also if creating the array fails).
   py::capsule owner;
@@ -330,7 +335,7 @@ py::array new_result(const py::dtype& dt, const Shape& shape) {
   PyObject* descr = py::dtype(dt).release().ptr();  // stolen by NewFromDescr
   PyObject* arr = api.PyArray_NewFromDescr_(api.PyArray_Type_, descr, shape.ndim,
                                             reinterpret_cast<const Py_intptr_t*>(shape.dim), nullptr,
-                                            buf != nullptr ? buf->p : nullptr,
+                                            data,
                                             buf != nullptr ? npy::NPY_ARRAY_WRITEABLE_ : 0, nullptr);
   if (!arr) throw py::error_already_set();
   auto result = py::reinterpret_steal<py::array>(arr);
@@ -346,7 +351,8 @@ py::array make_output(const py::object& out, const char* name, DType dt, const I
                       const Geometry& g) {
   const auto shape = out_shape(in, g);
   if (out.is_none()) {
-    return new_result(dt == in.dtype ? in.arr.dtype() : native_dtype(dt), shape);
+    return new_result(dt == in.dtype ? in.arr.dtype() : native_dtype(dt), shape,
+                      nhwcpool::preferred_output_offset(in.dtype, dt, g, in.view));
   }
   if (!py::isinstance<py::array>(out)) {
     type_error(std::string(name) + " must be a numpy.ndarray, got " +

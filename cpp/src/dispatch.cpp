@@ -202,6 +202,18 @@ void max_pool2d(DType dtype, const Geometry& geo, const InputView& in, void* out
   run_kernel<MaxPoolArgs>(a, &baseline::max_pool, kMaxAvx2, kMaxAvx512);
 }
 
+std::int64_t preferred_output_offset(DType in_dtype, DType out_dtype, const Geometry& geo, const InputView& in) {
+  switch (simd_level()) {
+#ifdef NHWCPOOL_HAVE_AVX512
+    case SimdLevel::avx512: return avx512::output_offset(in_dtype, out_dtype, geo, in);
+#endif
+#ifdef NHWCPOOL_HAVE_AVX2
+    case SimdLevel::avx2: return avx2::output_offset(in_dtype, out_dtype, geo, in);
+#endif
+    default: return baseline::output_offset(in_dtype, out_dtype, geo, in);
+  }
+}
+
 void avg_pool2d(DType in_dtype, DType out_dtype, const Geometry& geo, const InputView& in,
                 void* out, bool count_include_pad, std::int64_t divisor_override) {
   if (geo.N == 0 || geo.C == 0) return;

@@ -225,10 +225,36 @@ static void test_kernels(std::mt19937& rng) {
   set_simd_level(best_simd_level());
 }
 
+// The output offset hint: the input's offset for float32 sliding windows whose chunks are
+// whole cache lines (the AVX-512 kernels), else 0.
+static void test_output_offset() {
+  const Geometry g = make_geometry(2, 6, 6, 32, ax(3, 1, 1, 1, 1), ax(3, 1, 1, 1, 1), false, true);
+  std::vector<float> buf(2 * 6 * 6 * 32 + 64);
+  InputView in;
+  in.data = aligned_at(buf.data(), 16);
+  in.stride_n = 6 * 6 * 32 * 4;
+  in.stride_h = 6 * 32 * 4;
+  const Geometry g2 = make_geometry(2, 6, 6, 32, ax(2, 2), ax(2, 2), false, true);  // not sliding
+  const Geometry g3 = make_geometry(2, 6, 6, 24, ax(3, 1, 1, 1, 1), ax(3, 1, 1, 1, 1), false, true);  // 96-byte pixels
+  for (int li = 0; li < 3; ++li) {
+    const auto level = static_cast<SimdLevel>(li);
+    if (!simd_level_supported(level)) continue;
+    set_simd_level(level);
+    const int64_t want = level == SimdLevel::avx512 ? 16 : 0;
+    CHECK(preferred_output_offset(DType::f32, DType::f32, g, in) == want);
+    CHECK(preferred_output_offset(DType::f16, DType::f16, g, in) == 0);
+    CHECK(preferred_output_offset(DType::f32, DType::f64, g, in) == 0);
+    CHECK(preferred_output_offset(DType::f32, DType::f32, g2, in) == 0);
+    CHECK(preferred_output_offset(DType::f32, DType::f32, g3, in) == 0);
+  }
+  set_simd_level(best_simd_level());
+}
+
 int main() {
   std::mt19937 rng(1234);
   test_shapes();
   test_kernels(rng);
+  test_output_offset();
   std::printf("nhwcpool C++ core: %d checks, %d failed (OpenMP %s, best SIMD %s)\n", g_checks, g_failures,
               openmp_enabled() ? "on" : "off", simd_level_name(best_simd_level()));
   return g_failures == 0 ? 0 : 1;

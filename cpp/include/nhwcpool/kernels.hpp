@@ -54,6 +54,12 @@ void max_pool2d(DType dtype, const Geometry& geo, const InputView& in, void* out
 void avg_pool2d(DType in_dtype, DType out_dtype, const Geometry& geo, const InputView& in,
                 void* out, bool count_include_pad, std::int64_t divisor_override);
 
+// Where a new output of this call should start, in bytes past a 64-byte boundary (0..63), for
+// the fastest kernel: the input's own offset where the float32 sliding window (stride-1 2x2
+// and 3x3 windows) streams its output, since it walks channel chunks aligned to the input; 0
+// otherwise. A hint for whoever allocates the output: every output is computed correctly.
+std::int64_t preferred_output_offset(DType in_dtype, DType out_dtype, const Geometry& geo, const InputView& in);
+
 // Run-time SIMD selection (dispatch.cpp).
 enum class SimdLevel : int { baseline = 0, avx2 = 1, avx512 = 2 };
 const char* simd_level_name(SimdLevel level);
@@ -70,6 +76,7 @@ SimdLevel best_simd_level();
   namespace ns {                                          \
   void max_pool(const MaxPoolArgs& args);                 \
   void avg_pool(const AvgPoolArgs& args);                 \
+  std::int64_t output_offset(DType in_dtype, DType out_dtype, const Geometry& geo, const InputView& in); \
   }
 NHWCPOOL_DECLARE_ISA(baseline)
 NHWCPOOL_DECLARE_ISA(avx2)
