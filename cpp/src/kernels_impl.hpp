@@ -1641,11 +1641,15 @@ inline void z_dispatch(i64 cb, const F& f) {
 }
 
 // float32 argmax in the AVX-512 build: values and int32 indices in registers, one mask per
-// vector (tap > acc, or tap is NaN: PyTorch's rule) driving both masked moves. (The generic
-// loop, with the block in memory, measured 2x slower for 2x2/s2 over 64 channels on Zen 4.)
+// vector (tap > acc, or tap is NaN: PyTorch's rule) driving both masked moves; the values are
+// then stored and the indices widened to int64 in registers, each written straight to the
+// output or streamed. (The generic loop, with the block in memory, measured 2x slower for
+// 2x2/s2 over 64 channels on Zen 4; going through a stack block and a separate widening pass
+// cost return_indices ~15% on 2x2/s2 over 128 channels.)
 template <int NV, bool Tail>
 inline void argmax_f32_zmm(const Window<float>& win, const i64* flat, i64 c0, __mmask16 tail,
-                           float* NHWCPOOL_RESTRICT acc, std::int32_t* NHWCPOOL_RESTRICT ord) {
+                           float* NHWCPOOL_RESTRICT vals, i64* NHWCPOOL_RESTRICT idx, bool stream_vals,
+                           bool stream_idx) {
   __m512 a[NV];
   __m512i o[NV];
   const float* s = win.taps[0] + c0;
@@ -1666,12 +1670,23 @@ inline void argmax_f32_zmm(const Window<float>& win, const i64* flat, i64 c0, __
     }
   }
   for (int v = 0; v < NV; ++v) {
-    if (Tail && v == NV - 1) {
-      _mm512_mask_storeu_ps(acc + 16 * v, tail, a[v]);
-      _mm512_mask_storeu_epi32(ord + 16 * v, tail, o[v]);
+    if (stream_vals) {
+      z_store<float, Tail, true, NV>(vals, v, tail, a[v]);
     } else {
-      _mm512_storeu_ps(acc + 16 * v, a[v]);
-      _mm512_storeu_si512(ord + 16 * v, o[v]);
+      z_store<float, Tail, false, NV>(vals, v, tail, a[v]);
+    }
+    const __m512i lo = _mm512_maskz_cvtepi32_epi64(0xFF, _mm512_maskz_extracti64x4_epi64(0xF, o[v], 0));
+    const __m512i hi = _mm512_maskz_cvtepi32_epi64(0xFF, _mm512_maskz_extracti64x4_epi64(0xF, o[v], 1));
+    i64* d = idx + 16 * v;
+    if (Tail && v == NV - 1) {
+      _mm512_mask_storeu_epi64(d, static_cast<__mmask8>(tail & 0xFF), lo);
+      _mm512_mask_storeu_epi64(d + 8, static_cast<__mmask8>(tail >> 8), hi);
+    } else if (stream_idx) {
+      _mm512_stream_si512(reinterpret_cast<__m512i*>(d), lo);
+      _mm512_stream_si512(reinterpret_cast<__m512i*>(d + 8), hi);
+    } else {
+      _mm512_storeu_si512(d, lo);
+      _mm512_storeu_si512(d + 8, hi);
     }
   }
 }
@@ -1680,27 +1695,20 @@ struct ArgmaxZmmRun {
   const Window<float>& win;
   const i64* flat;
   i64 c0;
-  float* acc;
-  std::int32_t* ord;
+  float* vals;
+  i64* idx;
+  bool stream_vals, stream_idx;
   template <int NV, bool Tail>
   void run(__mmask16 tail) const {
-    argmax_f32_zmm<NV, Tail>(win, flat, c0, tail, acc, ord);
+    argmax_f32_zmm<NV, Tail>(win, flat, c0, tail, vals, idx, stream_vals, stream_idx);
   }
 };
 
-template <>
-inline void argmax_block<float, float, std::int32_t, true>(const Window<float>& win, const i64* flat, i64 c0, i64,
-                                                           float* NHWCPOOL_RESTRICT acc,
-                                                           std::int32_t* NHWCPOOL_RESTRICT ord) {
-  static_assert(kBlockBytes == 512, "a full block is 8 vectors of 16 floats");
-  argmax_f32_zmm<8, false>(win, flat, c0, 0, acc, ord);
-}
-
-template <>
-inline void argmax_block<float, float, std::int32_t, false>(const Window<float>& win, const i64* flat, i64 c0,
-                                                            i64 cb, float* NHWCPOOL_RESTRICT acc,
-                                                            std::int32_t* NHWCPOOL_RESTRICT ord) {
-  z_dispatch(cb, ArgmaxZmmRun{win, flat, c0, acc, ord});
+// cb (1..128) channels from c0: max values into vals, int64 indices into idx. stream_vals:
+// vals is 64-byte aligned and cb a multiple of 16 (see stream_values); stream_idx: idx too.
+inline void argmax_block_zmm(const Window<float>& win, const i64* flat, i64 c0, i64 cb, float* vals, i64* idx,
+                             bool stream_vals, bool stream_idx) {
+  z_dispatch(cb, ArgmaxZmmRun{win, flat, c0, vals, idx, stream_vals, stream_idx});
 }
 #endif
 
@@ -2109,6 +2117,8 @@ struct MaxIndexedDirect {
     // Indices are streamed when the output is large and each pixel's block covers whole lines.
     const bool istream = a.stream && C * 8 >= 1024;
     const bool vstream = std::is_same<A, T>::value && stream_values(a.stream, a.out, C, sizeof(T));
+    // Whole-line int64 index blocks (the fused AVX-512 argmax streams them from registers).
+    [[maybe_unused]] const bool zstream = istream && (reinterpret_cast<std::uintptr_t>(a.indices) & 63) == 0 && C % 8 == 0;
     for (i64 r = begin; r < end; ++r) {
       const i64 n = r / g.OH, oh = r - n * g.OH;
       const auto ohi = static_cast<std::size_t>(oh);
@@ -2143,6 +2153,12 @@ struct MaxIndexedDirect {
         const i64* flat = tl.flat.p;
         for (i64 c0 = 0; c0 < C; c0 += B) {
           const i64 cb = C - c0 < B ? C - c0 : B;
+#ifdef NHWCPOOL_ZMM_BLOCKS
+          if constexpr (std::is_same<T, float>::value && std::is_same<I, std::int32_t>::value) {
+            argmax_block_zmm(win, flat, c0, cb, o + c0, ix + c0, vstream, zstream);
+            continue;
+          }
+#endif
           if constexpr (std::is_same<A, T>::value) {
             // Straight into the output, or streamed from acc (a copy loop here would be
             // compiled to `rep movs`, which measured 2x slower overall).
