@@ -996,11 +996,14 @@ class VerticalVhgw {
   // Max over padded rows [oh, oh + k) of image n; may return a pointer into its own scratch.
   const A* row(const InputView& in, const Geometry& g, i64 n, i64 oh, A* NHWCPOOL_RESTRICT out) {
     const i64 b = oh / k_, j = oh - b * k_;
-    if (n != n_ || b != b_ || j < plen_) {  // rows come in order; anything else starts over
-      build_suffix(in, g, n, b);
+    if (n != n_ || b != b_ || j < plen_ || j < sfirst_) {  // rows come in order; else start over
+      // Only the suffixes from j on: a task that starts inside a block (the second of two
+      // threads on 13x13/s1 over 40 rows starts at j = 7) builds no rows it will not use.
+      build_suffix(in, g, n, b, j);
       n_ = n;
       b_ = b;
       plen_ = 0;
+      sfirst_ = j;
     }
     if (j == 0) return suf_.p;
     while (plen_ < j) {  // prefix of block b+1 up to padded row (b+1)k + j - 1
@@ -1025,8 +1028,8 @@ class VerticalVhgw {
     const i64 x = u - g.h.pad_begin;
     return x >= 0 && x < g.H ? input_row<A>(in, n, x) : nullptr;
   }
-  void build_suffix(const InputView& in, const Geometry& g, i64 n, i64 b) {
-    for (i64 jj = k_ - 1; jj >= 0; --jj) {
+  void build_suffix(const InputView& in, const Geometry& g, i64 n, i64 b, i64 jfirst) {
+    for (i64 jj = k_ - 1; jj >= jfirst; --jj) {
       A* d = suf_.p + jj * wc_;
       const A* src = input(in, g, n, b * k_ + jj);
       if (jj == k_ - 1) {
@@ -1044,7 +1047,7 @@ class VerticalVhgw {
   }
   i64 k_, wc_;
   Scratch<A> suf_, pre_;
-  i64 n_ = -1, b_ = -1, plen_ = 0;
+  i64 n_ = -1, b_ = -1, plen_ = 0, sfirst_ = 0;
 };
 
 template <class T>
