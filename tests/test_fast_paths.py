@@ -165,16 +165,20 @@ def test_sliding_window_streams_into_an_output_aligned_like_the_input(offset):
     so the sliding window can stream whole output lines (the AVX-512 build)."""
     x = _at_offset(make_array((2, 24, 24, 256), np.float32, "special", seed=offset), offset)
     xa = _at_offset((4 * np.random.default_rng(offset).standard_normal(x.shape)).astype(np.float32), offset)
-    exp_max, _ = R.max_pool2d(x, 3, 1, 1)
+    exp_max, exp_idx = R.max_pool2d(x, 3, 1, 1)
     exp_avg = _avg_sum_then_divide(xa, 3, 1, 1, False, None)
     for level in each_simd_level():
         got = nhwcpool.max_pool2d(x, 3, 1, 1)
         R.assert_max_equal(got, exp_max)
         avg = nhwcpool.avg_pool2d(xa, 3, 1, 1, count_include_pad=False)
         np.testing.assert_array_equal(avg, exp_avg, err_msg=f"simd={level}")
+        v, i = nhwcpool.max_pool2d(x, 3, 1, 1, return_indices=True)
+        R.assert_max_equal(v, exp_max)
+        np.testing.assert_array_equal(i, exp_idx)
         if level.startswith("avx512"):
             assert got.ctypes.data % 64 == offset
             assert avg.ctypes.data % 64 == offset
+        assert v.ctypes.data % 64 == 0  # the argmax kernel never slides: aligned, streamable
 
 
 def test_streaming_threshold_hook_round_trips():

@@ -346,13 +346,14 @@ py::array new_result(const py::dtype& dt, const Shape& shape, std::int64_t offse
 }
 
 // A new C-contiguous result, or the caller's `out` after checking everything the kernel
-// relies on.
+// relies on. with_indices: max with return_indices, whose kernel never slides (so the output
+// offset hint does not apply and the values keep a 64-byte aligned, streamable start).
 py::array make_output(const py::object& out, const char* name, DType dt, const Input& in,
-                      const Geometry& g) {
+                      const Geometry& g, bool with_indices = false) {
   const auto shape = out_shape(in, g);
   if (out.is_none()) {
-    return new_result(dt == in.dtype ? in.arr.dtype() : native_dtype(dt), shape,
-                      nhwcpool::preferred_output_offset(in.dtype, dt, g, in.view));
+    const int64_t offset = with_indices ? 0 : nhwcpool::preferred_output_offset(in.dtype, dt, g, in.view);
+    return new_result(dt == in.dtype ? in.arr.dtype() : native_dtype(dt), shape, offset);
   }
   if (!py::isinstance<py::array>(out)) {
     type_error(std::string(name) + " must be a numpy.ndarray, got " +
@@ -408,7 +409,7 @@ py::object max_pool2d(const py::array& x, int64_t kh, int64_t kw, int64_t sh, in
                       bool return_indices, const py::object& out) {
   const Input in = prepare_input(x);
   const Geometry g = geometry(in.N, in.H, in.W, in.C, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr, ceil_mode, mode);
-  py::array res = make_output(out, "out", in.dtype, in, g);
+  py::array res = make_output(out, "out", in.dtype, in, g, return_indices);
   py::array idx;
   int64_t* idx_ptr = nullptr;
   if (return_indices) {

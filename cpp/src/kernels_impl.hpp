@@ -1479,7 +1479,9 @@ bool slide_rkd(const float* const* rows, i64 C, i64 col0, i64 nout, float* NHWCP
   const i64 head = (C * 4) % static_cast<i64>(kChunkBytes) == 0 && addr % 4 == 0
                        ? static_cast<i64>((kChunkBytes - addr % kChunkBytes) % kChunkBytes) / 4
                        : 0;
-  const bool nt = stream && kChunkBytes == 64 && (C * 4) % 64 == 0 &&
+  // (Full chunks are whole output lines only when they start on the input's lines: head > 0
+  // or an aligned start, which needs a float-aligned input.)
+  const bool nt = stream && kChunkBytes == 64 && (C * 4) % 64 == 0 && addr % 4 == 0 &&
                   ((reinterpret_cast<std::uintptr_t>(out) - addr) & 63) == 0;
   for (i64 c0 = 0, c1 = 0; c0 < C; c0 = c1) {
     c1 = c0 == 0 && head > 0 ? head : c0 + 8 * V;
@@ -2405,7 +2407,8 @@ std::int64_t output_offset(DType in_dtype, DType out_dtype, const Geometry& g, c
   if (!kSlideStreams || in_dtype != DType::f32 || out_dtype != DType::f32) return 0;
   if (!use_direct<float>(g) || wide_window(g, true) || !slide_applies(g)) return 0;
   if ((g.C * 4) % 64 != 0 || in.stride_n % 64 != 0 || in.stride_h % 64 != 0) return 0;
-  return static_cast<std::int64_t>(reinterpret_cast<std::uintptr_t>(in.data) & 63);
+  const auto addr = reinterpret_cast<std::uintptr_t>(in.data);
+  return addr % 4 == 0 ? static_cast<std::int64_t>(addr & 63) : 0;  // (slide_rkd streams float-aligned input only)
 }
 
 }  // namespace NHWCPOOL_ISA

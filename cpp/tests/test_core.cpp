@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <stdexcept>
@@ -248,6 +249,56 @@ static void test_output_offset() {
     CHECK(preferred_output_offset(DType::f32, DType::f32, g3, in) == 0);
   }
   set_simd_level(best_simd_level());
+  // A float pointer that is not 4-byte aligned (the core API allows it): no hint.
+  in.data = reinterpret_cast<const char*>(aligned_at(buf.data(), 0)) + 2;
+  CHECK(preferred_output_offset(DType::f32, DType::f32, g, in) == 0);
+}
+
+// Streamed sliding windows over an input and output both 2 bytes past a line (floats not
+// 4-byte aligned): ordinary stores, same results (a streaming store there would fault).
+static void test_misaligned_stream(std::mt19937& rng) {
+  const Case k{1, 6, 7, 64, ax(3, 1, 1, 1, 1), ax(3, 1, 1, 1, 1), false};
+  const Geometry g = make_geometry(k.N, k.H, k.W, k.C, k.h, k.w, k.ceil, true);
+  std::normal_distribution<float> dist(0.0f, 3.0f);
+  std::vector<float> x(static_cast<std::size_t>(k.N * k.H * k.W * k.C));
+  for (auto& v : x) v = std::round(dist(rng));
+  std::vector<double> ref, ref_avg;
+  std::vector<int64_t> ridx;
+  naive_max(k, g, x, ref, ridx);
+  naive_avg(k, g, x, false, ref_avg);
+  std::vector<char> inbuf(x.size() * 4 + 128), outbuf(ref.size() * 4 + 128);
+  char* ip = reinterpret_cast<char*>(aligned_at(inbuf.data(), 0)) + 2;
+  char* op = reinterpret_cast<char*>(aligned_at(outbuf.data(), 0)) + 2;
+  std::memcpy(ip, x.data(), x.size() * 4);
+  InputView in;
+  in.data = ip;
+  in.stride_n = k.H * k.W * k.C * 4;
+  in.stride_h = k.W * k.C * 4;
+  const int64_t before = stream_threshold();
+  set_stream_threshold(0);
+  for (int li = 0; li < 3; ++li) {
+    const auto level = static_cast<SimdLevel>(li);
+    if (!simd_level_supported(level)) continue;
+    set_simd_level(level);
+    max_pool2d(DType::f32, g, in, op, nullptr);
+    bool ok = true;
+    for (std::size_t i = 0; i < ref.size(); ++i) {
+      float v;
+      std::memcpy(&v, op + i * 4, 4);
+      ok = ok && static_cast<double>(v) == ref[i];
+    }
+    CHECK(ok);
+    avg_pool2d(DType::f32, DType::f32, g, in, op, false, 0);
+    bool aok = true;
+    for (std::size_t i = 0; i < ref_avg.size(); ++i) {
+      float v;
+      std::memcpy(&v, op + i * 4, 4);
+      aok = aok && v == static_cast<float>(ref_avg[i]);
+    }
+    CHECK(aok);
+  }
+  set_stream_threshold(before);
+  set_simd_level(best_simd_level());
 }
 
 int main() {
@@ -255,6 +306,7 @@ int main() {
   test_shapes();
   test_kernels(rng);
   test_output_offset();
+  test_misaligned_stream(rng);
   std::printf("nhwcpool C++ core: %d checks, %d failed (OpenMP %s, best SIMD %s)\n", g_checks, g_failures,
               openmp_enabled() ? "on" : "off", simd_level_name(best_simd_level()));
   return g_failures == 0 ? 0 : 1;
