@@ -1616,20 +1616,22 @@ inline void z_store(T* d, int v, __mmask16 tail, __m512 x) {
   }
 }
 
-// Calls F::template run<NV, Tail>(tail) for cb (1..128) channels: NV = ceil(cb / 16).
+// Calls f(nv, tail_flag, tail) for cb (1..128) channels, with nv = ceil(cb / 16) and
+// tail_flag (the last vector is partial) as std::integral_constant, so f instantiates one
+// kernel per case.
 template <class F>
 inline void z_dispatch(i64 cb, const F& f) {
   static_assert(kBlockBytes == 512, "a block is at most 8 vectors of 16 floats");
   const int nv = static_cast<int>((cb + 15) / 16);
   const int rem = static_cast<int>(cb % 16);
   const __mmask16 tail = static_cast<__mmask16>((1u << rem) - 1u);
-#define NHWCPOOL_Z_CASE(k)                                   \
-  case k:                                                    \
-    if (rem == 0) {                                          \
-      f.template run<k, false>(tail);                        \
-    } else {                                                 \
-      f.template run<k, true>(tail);                         \
-    }                                                        \
+#define NHWCPOOL_Z_CASE(k)                                        \
+  case k:                                                         \
+    if (rem == 0) {                                               \
+      f(std::integral_constant<int, k>{}, std::false_type{}, tail); \
+    } else {                                                      \
+      f(std::integral_constant<int, k>{}, std::true_type{}, tail);  \
+    }                                                             \
     return;
   switch (nv) {
     NHWCPOOL_Z_CASE(1)
@@ -1696,24 +1698,15 @@ inline void argmax_f32_zmm(const Window<float>& win, const i64* flat, i64 c0, __
   }
 }
 
-struct ArgmaxZmmRun {
-  const Window<float>& win;
-  const i64* flat;
-  i64 c0;
-  float* vals;
-  i64* idx;
-  bool stream_vals, stream_idx;
-  template <int NV, bool Tail>
-  void run(__mmask16 tail) const {
-    argmax_f32_zmm<NV, Tail>(win, flat, c0, tail, vals, idx, stream_vals, stream_idx);
-  }
-};
 
 // cb (1..128) channels from c0: max values into vals, int64 indices into idx. stream_vals:
 // vals is 64-byte aligned and cb a multiple of 16 (see stream_values); stream_idx: idx too.
 inline void argmax_block_zmm(const Window<float>& win, const i64* flat, i64 c0, i64 cb, float* vals, i64* idx,
                              bool stream_vals, bool stream_idx) {
-  z_dispatch(cb, ArgmaxZmmRun{win, flat, c0, vals, idx, stream_vals, stream_idx});
+  z_dispatch(cb, [&](auto nv, auto tail_flag, __mmask16 tail) {
+    argmax_f32_zmm<decltype(nv)::value, decltype(tail_flag)::value>(win, flat, c0, tail, vals, idx, stream_vals,
+                                                                      stream_idx);
+  });
 }
 #endif
 
@@ -1971,42 +1964,24 @@ inline void max_zmm(const Window<T>& win, i64 c0, __mmask16 tail, T* NHWCPOOL_RE
 }
 
 
-template <class T, bool Stream>
-struct AvgZmmRun {
-  const Window<T>& win;
-  i64 c0;
-  const Divisor<float>& div;
-  T* dst;
-  FiniteCheck& finite;
-  template <int NV, bool Tail>
-  void run(__mmask16 tail) const {
-    avg_zmm<T, NV, Tail, Stream && !Tail>(win, c0, tail, div, dst, finite);
-  }
-};
-
-template <class T, bool Stream>
-struct MaxZmmRun {
-  const Window<T>& win;
-  i64 c0;
-  T* dst;
-  template <int NV, bool Tail>
-  void run(__mmask16 tail) const {
-    max_zmm<T, NV, Tail, Stream && !Tail>(win, c0, tail, dst);
-  }
-};
-
 // cb channels from c0 of every tap of win, averaged into dst. Stream: dst is 64-byte aligned
 // and cb * sizeof(T) a multiple of 64.
 template <class T, bool Stream>
 inline void avg_block_zmm(const Window<T>& win, i64 c0, i64 cb, const Divisor<float>& div, T* dst,
                           FiniteCheck& finite) {
-  z_dispatch(cb, AvgZmmRun<T, Stream>{win, c0, div, dst, finite});
+  z_dispatch(cb, [&](auto nv, auto tail_flag, __mmask16 tail) {
+    constexpr bool kTail = decltype(tail_flag)::value;
+    avg_zmm<T, decltype(nv)::value, kTail, Stream && !kTail>(win, c0, tail, div, dst, finite);
+  });
 }
 
 // The same for max.
 template <class T, bool Stream>
 inline void max_block_zmm(const Window<T>& win, i64 c0, i64 cb, T* dst) {
-  z_dispatch(cb, MaxZmmRun<T, Stream>{win, c0, dst});
+  z_dispatch(cb, [&](auto nv, auto tail_flag, __mmask16 tail) {
+    constexpr bool kTail = decltype(tail_flag)::value;
+    max_zmm<T, decltype(nv)::value, kTail, Stream && !kTail>(win, c0, tail, dst);
+  });
 }
 #endif
 
