@@ -150,6 +150,52 @@ def test_direct_average_is_sum_then_divide(shape, k, s, p, dtype):
             )
 
 
+F16_MAX_CASES = [
+    ((2, 6, 8, 128), 2, 2, 0),  # four whole vectors of 32 halves
+    ((1, 7, 7, 136), 3, 2, 1),  # a 128-channel block, then one masked vector of 8
+    ((1, 5, 6, 40), 3, 1, 1),  # one whole and one masked vector
+    ((2, 4, 9, 64), (2, 3), (1, 2), (1, 0)),
+]
+
+
+@pytest.mark.parametrize(
+    ("shape", "k", "s", "p"), F16_MAX_CASES, ids=[f"{c[0]}-k{c[1]}" for c in F16_MAX_CASES]
+)
+@pytest.mark.parametrize("dtype", [np.float16, np.float32])
+@pytest.mark.parametrize("special", ["none", "nan", "-nan", "zeros", "inf"])
+def test_wide_max_is_bitwise_reference(shape, k, s, p, dtype, special):
+    """Plain max, bit for bit: float16 is reduced on its bits in the AVX-512 build and
+    falls back to the float path for a window with a NaN (either sign) or with a maximum
+    that is a zero of both signs (the first zero in tap order wins, as in PyTorch). Sparse
+    specials, so that most blocks take the bit path and a few fall back."""
+    rng = np.random.default_rng(sum(shape) + len(special))
+    x = make_array(shape, dtype, "dyadic", seed=sum(shape))
+    flat = x.reshape(-1)
+    where = rng.choice(flat.size, size=max(1, flat.size // 200), replace=False)
+    if special in ("nan", "-nan"):
+        # quiet NaNs of one sign with two payloads (the last NaN in tap order wins), and in
+        # places of the other sign
+        sign = -1.0 if special == "-nan" else 1.0
+        bits = np.array([0x7E00, 0x7E55], np.uint16) | (0x8000 if sign < 0 else 0)
+        nans = bits.view(np.float16).astype(dtype)
+        # the next pixel's same channel: windows holding a NaN with the larger payload
+        # before one with the smaller (the last wins, not the larger)
+        flat[where] = nans[1]
+        flat[np.minimum(where + shape[-1], flat.size - 1)] = nans[0]
+        flat[where[::7]] = np.copysign(np.nan, -sign)
+    elif special == "inf":
+        flat[where] = np.where(rng.random(where.size) < 0.5, np.inf, -np.inf)
+    elif special == "zeros":
+        x[...] = -np.abs(x)  # nothing positive: zeros are maxima
+        flat = x.reshape(-1)
+        zeros = rng.random(flat.size) < 0.3
+        flat[zeros] = np.where(rng.random(int(zeros.sum())) < 0.5, -0.0, 0.0)
+    exp_v, _ = R.max_pool2d(x, k, s, p)
+    for level in each_simd_level():
+        got = nhwcpool.max_pool2d(x, k, s, p)
+        assert got.tobytes() == exp_v.tobytes(), f"simd={level}: not bitwise equal"
+
+
 def _at_offset(x, offset):
     """A copy of x whose data starts `offset` bytes past a 64-byte boundary."""
     buf = np.empty(x.nbytes + 128, np.uint8)

@@ -86,7 +86,8 @@ inline std::uint16_t float_to_half(float f) {
   x &= 0x7fffffffu;
   std::uint32_t o;
   if (x >= 0x7f800000u) {
-    o = 0x7c00u | (x > 0x7f800000u ? 0x200u : 0u);
+    // inf, or NaN made quiet with the top of its payload kept (as vcvtps2ph does)
+    o = 0x7c00u | (x > 0x7f800000u ? 0x200u | ((x >> 13) & 0x3ffu) : 0u);
   } else if (x >= 0x477ff000u) {  // rounds to infinity
     o = 0x7c00u;
   } else if (x < 0x38800000u) {  // result is subnormal or zero
@@ -1616,35 +1617,32 @@ inline void z_store(T* d, int v, __mmask16 tail, __m512 x) {
   }
 }
 
-// Calls f(nv, tail_flag, tail) for cb (1..128) channels, with nv = ceil(cb / 16) and
-// tail_flag (the last vector is partial) as std::integral_constant, so f instantiates one
-// kernel per case.
-template <class F>
-inline void z_dispatch(i64 cb, const F& f) {
-  static_assert(kBlockBytes == 512, "a block is at most 8 vectors of 16 floats");
-  const int nv = static_cast<int>((cb + 15) / 16);
-  const int rem = static_cast<int>(cb % 16);
-  const __mmask16 tail = static_cast<__mmask16>((1u << rem) - 1u);
-#define NHWCPOOL_Z_CASE(k)                                        \
-  case k:                                                         \
-    if (rem == 0) {                                               \
-      f(std::integral_constant<int, k>{}, std::false_type{}, tail); \
-    } else {                                                      \
-      f(std::integral_constant<int, k>{}, std::true_type{}, tail);  \
-    }                                                             \
-    return;
-  switch (nv) {
-    NHWCPOOL_Z_CASE(1)
-    NHWCPOOL_Z_CASE(2)
-    NHWCPOOL_Z_CASE(3)
-    NHWCPOOL_Z_CASE(4)
-    NHWCPOOL_Z_CASE(5)
-    NHWCPOOL_Z_CASE(6)
-    NHWCPOOL_Z_CASE(7)
-    default:
-      NHWCPOOL_Z_CASE(8)
+// Calls f(nv, tail_flag, tail) for cb channels (1 .. Lanes * MaxNV) in vectors of Lanes
+// channels, with nv = ceil(cb / Lanes) and tail_flag (the last vector is partial) as
+// std::integral_constant, so f instantiates one kernel per case; tail masks the last vector.
+template <int Lanes, int NV, int MaxNV, class F>
+inline void z_dispatch_from(int nv, int rem, const F& f) {
+  using Mask = typename std::conditional<Lanes == 16, __mmask16, __mmask32>::type;
+  if constexpr (NV < MaxNV) {
+    if (nv > NV) {
+      z_dispatch_from<Lanes, NV + 1, MaxNV>(nv, rem, f);
+      return;
+    }
   }
-#undef NHWCPOOL_Z_CASE
+  const Mask tail = static_cast<Mask>((std::uint32_t{1} << rem) - 1u);
+  if (rem == 0) {
+    f(std::integral_constant<int, NV>{}, std::false_type{}, tail);
+  } else {
+    f(std::integral_constant<int, NV>{}, std::true_type{}, tail);
+  }
+}
+
+template <int Lanes = 16, class F>
+inline void z_dispatch(i64 cb, const F& f) {
+  static_assert(Lanes == 16 || Lanes == 32, "16 floats or 32 halves per vector");
+  static_assert(kBlockBytes == 512, "a block is at most 8 vectors of 16 floats");
+  constexpr int kMaxNV = 128 / Lanes;
+  z_dispatch_from<Lanes, 1, kMaxNV>(static_cast<int>((cb + Lanes - 1) / Lanes), static_cast<int>(cb % Lanes), f);
 }
 
 // float32 argmax in the AVX-512 build: values and int32 indices in registers, one mask per
@@ -1964,6 +1962,68 @@ inline void max_zmm(const Window<T>& win, i64 c0, __mmask16 tail, T* NHWCPOOL_RE
 }
 
 
+// float16 max on the bits, 32 channels per vector, no conversions. Read as int16, float16
+// values order like signed integers among the non-negative ones, and in reverse among the
+// negative ones (sign and magnitude). So the float maximum is the signed maximum when that is
+// >= 0 (some value is >= +0), else the signed minimum (all negative: the smallest magnitude,
+// -0 first of all). This is exact except in two cases, which return false so that the caller
+// redoes the block with max_zmm (PyTorch's rules): a NaN in the window (a positive one shows
+// as a signed maximum above +inf, a negative one as an unsigned maximum above -inf), and a
+// window whose maximum is a zero of both signs (signed max 0 and signed min 0x8000), where the
+// first zero in tap order wins. Zen 4 runs the integer min/max at twice the rate of the
+// widen-compare-max-narrow float path; XNNPACK's f16 max-pool microkernels likewise avoid
+// round trips through float32 where the arithmetic allows.
+template <int NV, bool Tail, bool Stream>
+inline bool max_h16_bits_zmm(const Window<half_t>& win, i64 c0, __mmask32 tail, half_t* NHWCPOOL_RESTRICT dst) {
+  static_assert(!(Tail && Stream), "streamed pixels are whole cache lines");
+  const auto load = [tail](const half_t* s, int v) {
+    const half_t* p = s + 32 * v;
+    __m512i x = Tail && v == NV - 1 ? _mm512_maskz_loadu_epi16(tail, p) : _mm512_loadu_si512(p);
+    __asm__("" : "+v"(x));  // one load feeding three ops, not three folded loads
+    return x;
+  };
+  __m512i smax[NV], smin[NV], umax[NV];
+  const half_t* s = win.taps[0] + c0;
+  for (int v = 0; v < NV; ++v) smax[v] = smin[v] = umax[v] = load(s, v);
+  for (i64 t = 1; t < win.ntaps; ++t) {
+    s = win.taps[t] + c0;
+    for (int v = 0; v < NV; ++v) {
+      const __m512i x = load(s, v);
+      smax[v] = _mm512_max_epi16(smax[v], x);
+      smin[v] = _mm512_min_epi16(smin[v], x);
+      umax[v] = _mm512_max_epu16(umax[v], x);
+    }
+  }
+  // Lanes to redo, folded over the vectors first so that one test ends the window: the
+  // largest signed maximum (above +inf: a positive NaN), the largest unsigned maximum (above
+  // -inf: a negative NaN) and the smallest of smax | (smin ^ 0x8000) (zero: both zeros and
+  // nothing positive). Masked-off tail lanes load as +0 and pass.
+  __m512i top = smax[0], utop = umax[0];
+  const __m512i neg_zero = _mm512_set1_epi16(static_cast<short>(0x8000));
+  __m512i ties = _mm512_ternarylogic_epi32(smax[0], smin[0], neg_zero, 0xF6);  // a | (b ^ c)
+  for (int v = 1; v < NV; ++v) {
+    top = _mm512_max_epi16(top, smax[v]);
+    utop = _mm512_max_epu16(utop, umax[v]);
+    ties = _mm512_min_epu16(ties, _mm512_ternarylogic_epi32(smax[v], smin[v], neg_zero, 0xF6));
+  }
+  const __mmask32 special = _mm512_cmpgt_epi16_mask(top, _mm512_set1_epi16(0x7C00)) |
+                            _mm512_cmpgt_epu16_mask(utop, _mm512_set1_epi16(static_cast<short>(0xFC00))) |
+                            _mm512_testn_epi16_mask(ties, ties);
+  if (special != 0) return false;
+  for (int v = 0; v < NV; ++v) {
+    const __m512i r = _mm512_mask_blend_epi16(_mm512_movepi16_mask(smax[v]), smax[v], smin[v]);
+    half_t* p = dst + 32 * v;
+    if (Tail && v == NV - 1) {
+      _mm512_mask_storeu_epi16(p, tail, r);
+    } else if (Stream) {
+      _mm512_stream_si512(reinterpret_cast<__m512i*>(p), r);
+    } else {
+      _mm512_storeu_si512(p, r);
+    }
+  }
+  return true;
+}
+
 // cb channels from c0 of every tap of win, averaged into dst. Stream: dst is 64-byte aligned
 // and cb * sizeof(T) a multiple of 64.
 template <class T, bool Stream>
@@ -1978,6 +2038,14 @@ inline void avg_block_zmm(const Window<T>& win, i64 c0, i64 cb, const Divisor<fl
 // The same for max.
 template <class T, bool Stream>
 inline void max_block_zmm(const Window<T>& win, i64 c0, i64 cb, T* dst) {
+  if constexpr (std::is_same<T, half_t>::value) {
+    bool done = false;
+    z_dispatch<32>(cb, [&](auto nv, auto tail_flag, __mmask32 tail) {
+      constexpr bool kTail = decltype(tail_flag)::value;
+      done = max_h16_bits_zmm<decltype(nv)::value, kTail, Stream && !kTail>(win, c0, tail, dst);
+    });
+    if (done) return;
+  }
   z_dispatch(cb, [&](auto nv, auto tail_flag, __mmask16 tail) {
     constexpr bool kTail = decltype(tail_flag)::value;
     max_zmm<T, decltype(nv)::value, kTail, Stream && !kTail>(win, c0, tail, dst);
