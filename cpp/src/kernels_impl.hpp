@@ -1823,16 +1823,18 @@ struct TapList {
                         static_cast<double>(g.C) * static_cast<double>(sizeof(T));
     advance = step <= static_cast<double>(kPrefetchMaxAdvance) ? static_cast<i64>(step) : 0;
   }
-  // Prefetch for the window last returned by window(): see kPrefetchDistance.
-  void prefetch() const {
+  // Prefetch for the window last returned by window() (window_at(): its shift); see
+  // kPrefetchDistance.
+  void prefetch(i64 shift = 0) const {
     if (advance == 0 || ncols == 0) return;
     for (i64 r = 0; r < nrows; ++r) {
-      const char* p = reinterpret_cast<const char*>(rows.p[r] + cols.p[0]) + kPrefetchDistance;
+      const char* p = reinterpret_cast<const char*>(rows.p[r] + cols.p[0] + shift) + kPrefetchDistance;
       for (i64 b = 0; b < advance; b += 64) prefetch_line(p + b);
     }
   }
   // In-range input rows of output row (n, oh).
   void set_rows(const InputView& in, const Geometry& g, const AxisTable& ht, i64 n, i64 oh) {
+    built_full_ = false;
     const auto oi = static_cast<std::size_t>(oh);
     const i64 hf = ht.first[oi];
     nrows = ht.count[oi];
@@ -1860,6 +1862,25 @@ struct TapList {
     }
     return Window<T>{taps.p, k};
   }
+  // Window ow of the current row for kernels that read channel c of tap t at
+  // win.taps[t] + shift + c (the register-blocked ones, without indices). The windows with
+  // every tap in range step by stride * C elements, so after the first of them the others
+  // reuse its tap list, shifted, instead of rebuilding it per pixel (Zen 4, float16 2x2/s2
+  // max over (1,64,64,128) from L2: 22.3 -> 17.3 us; float32 3x3/s2/p1 over 64 channels
+  // 5.2 -> 4.2 us).
+  Window<T> window_at(const Geometry& g, const AxisTable& wt, i64 ow, i64& shift) {
+    if (built_full_ && ow > wt.full_begin && ow < wt.full_end) {
+      shift = (ow - wt.full_begin) * g.w.stride * g.C;
+      return Window<T>{taps.p, nrows * ncols};
+    }
+    shift = 0;
+    const Window<T> w = window(g, wt, ow);
+    built_full_ = !wide && ow == wt.full_begin && ow < wt.full_end;
+    return w;
+  }
+
+ private:
+  bool built_full_ = false;  // taps hold the first full window of the current row
 };
 
 // Wide-window reductions over a channel block [c0, c0 + cb): taps outer, channels inner.
@@ -2088,8 +2109,9 @@ struct MaxDirect {
           continue;
         }
         T* o = orow + ow * C;
-        const Window<T> win = tl.window(g, *a.wtab, ow);
-        tl.prefetch();
+        i64 shift = 0;  // tap t, channel c at win.taps[t] + shift + c (not for tl.wide)
+        const Window<T> win = tl.window_at(g, *a.wtab, ow, shift);
+        tl.prefetch(shift);
         if (win.ntaps == 0) {
           for (i64 c0 = 0; c0 < C; c0 += B) {
             const i64 cb = C - c0 < B ? C - c0 : B;
@@ -2115,9 +2137,9 @@ struct MaxDirect {
           for (i64 c0 = 0; c0 < C; c0 += B) {
             const i64 cb = C - c0 < B ? C - c0 : B;
             if (vstream) {
-              max_block_zmm<T, true>(win, c0, cb, o + c0);
+              max_block_zmm<T, true>(win, shift + c0, cb, o + c0);
             } else {
-              max_block_zmm<T, false>(win, c0, cb, o + c0);
+              max_block_zmm<T, false>(win, shift + c0, cb, o + c0);
             }
           }
           continue;
@@ -2125,7 +2147,7 @@ struct MaxDirect {
 #endif
         i64 c0 = 0;
         for (; c0 + B <= C; c0 += B) {
-          reduce_block<MaxOp, A, T, true>(win, c0, B, acc);
+          reduce_block<MaxOp, A, T, true>(win, shift + c0, B, acc);
           if (vstream) {
             stream_copy(o + c0, acc, B * static_cast<i64>(sizeof(T)));
           } else {
@@ -2133,7 +2155,7 @@ struct MaxDirect {
           }
         }
         if (c0 < C) {
-          reduce_block<MaxOp, A, T, false>(win, c0, C - c0, acc);
+          reduce_block<MaxOp, A, T, false>(win, shift + c0, C - c0, acc);
           if (vstream) {
             stream_copy(o + c0, acc, (C - c0) * static_cast<i64>(sizeof(T)));
           } else {
@@ -2287,8 +2309,9 @@ struct AvgDirect {
           continue;
         }
         char* o = orow + ow * C * osize;
-        const Window<T> win = tl.window(g, wt, ow);
-        tl.prefetch();
+        i64 shift = 0;  // as in MaxDirect
+        const Window<T> win = tl.window_at(g, wt, ow, shift);
+        tl.prefetch(shift);
         const Divisor<M>& div = divs[ow];
 #ifdef NHWCPOOL_ZMM_BLOCKS
         if constexpr (kF32 || kH16) {
@@ -2297,9 +2320,9 @@ struct AvgDirect {
             for (i64 c0 = 0; c0 < C; c0 += B) {
               const i64 cb = C - c0 < B ? C - c0 : B;
               if (vstream) {
-                avg_block_zmm<T, true>(win, c0, cb, div, ot + c0, finite);
+                avg_block_zmm<T, true>(win, shift + c0, cb, div, ot + c0, finite);
               } else {
-                avg_block_zmm<T, false>(win, c0, cb, div, ot + c0, finite);
+                avg_block_zmm<T, false>(win, shift + c0, cb, div, ot + c0, finite);
               }
             }
             continue;
@@ -2313,9 +2336,9 @@ struct AvgDirect {
           } else if (tl.wide) {
             reduce_wide<SumOp>(tl, c0, cb, acc, wtmp.p);
           } else if (cb == B) {
-            reduce_block<SumOp, A, T, true>(win, c0, B, acc);
+            reduce_block<SumOp, A, T, true>(win, shift + c0, B, acc);
           } else {
-            reduce_block<SumOp, A, T, false>(win, c0, cb, acc);
+            reduce_block<SumOp, A, T, false>(win, shift + c0, cb, acc);
           }
           if constexpr (kCheckOverflow) finite.add(acc, cb);
           if (std::is_same<T, float>::value && a.out_dtype == DType::f32) {
