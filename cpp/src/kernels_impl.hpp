@@ -495,6 +495,11 @@ template <class T>
 struct Window {
   const T* const* taps;
   i64 ntaps;
+  const i64* flat = nullptr;  // with indices: y*W + x of each tap
+  i64 shift = 0;              // added to every tap pointer (see TapList::window_at)
+  i64 flat_shift = 0;         // added to every flat index
+  const T* tap(i64 t) const { return taps[t] + shift; }
+  i64 index(i64 t) const { return flat[t] + flat_shift; }
 };
 
 template <class Op, class A, class T, bool Full>
@@ -503,17 +508,17 @@ inline void reduce_block(const Window<T>& win, i64 c0, i64 cb, A* NHWCPOOL_RESTR
   const i64 n = Full ? B : cb;
   if constexpr (std::is_same<T, half_t>::value) {  // converted through a small buffer (F16C)
     alignas(64) A tmp[B];
-    const A* v = tap_values<A>(win.taps[0] + c0, tmp, n);
+    const A* v = tap_values<A>(win.tap(0) + c0, tmp, n);
     for (i64 c = 0; c < n; ++c) acc[c] = Op::first(v[c]);
     for (i64 t = 1; t < win.ntaps; ++t) {
-      v = tap_values<A>(win.taps[t] + c0, tmp, n);
+      v = tap_values<A>(win.tap(t) + c0, tmp, n);
       for (i64 c = 0; c < n; ++c) acc[c] = Op::f(acc[c], v[c]);
     }
   } else {  // converted in the loop (widening int/float conversions vectorize)
-    const T* s = win.taps[0] + c0;
+    const T* s = win.tap(0) + c0;
     for (i64 c = 0; c < n; ++c) acc[c] = Op::first(static_cast<A>(s[c]));
     for (i64 t = 1; t < win.ntaps; ++t) {
-      s = win.taps[t] + c0;
+      s = win.tap(t) + c0;
       for (i64 c = 0; c < n; ++c) acc[c] = Op::f(acc[c], static_cast<A>(s[c]));
     }
   }
@@ -1555,20 +1560,20 @@ constexpr bool kSlideStreams = false;
 // (int32 beside float lanes where the plane allows), so one compare mask drives both blends and
 // the indices are widened to int64 once, as PyTorch's channels-last kernel does.
 template <class A, class T, class I, bool Full>
-inline void argmax_block(const Window<T>& win, const i64* flat, i64 c0, i64 cb, A* NHWCPOOL_RESTRICT acc,
+inline void argmax_block(const Window<T>& win, i64 c0, i64 cb, A* NHWCPOOL_RESTRICT acc,
                          I* NHWCPOOL_RESTRICT ord) {
   constexpr i64 B = block_of<A>();
   const i64 n = Full ? B : cb;
   alignas(64) A tmp[B];
-  const A* v = tap_values<A>(win.taps[0] + c0, tmp, n);
-  const I tap0 = static_cast<I>(flat[0]);
+  const A* v = tap_values<A>(win.tap(0) + c0, tmp, n);
+  const I tap0 = static_cast<I>(win.index(0));
   for (i64 c = 0; c < n; ++c) {
     acc[c] = v[c];
     ord[c] = tap0;
   }
   for (i64 t = 1; t < win.ntaps; ++t) {
-    const I tap = static_cast<I>(flat[t]);
-    v = tap_values<A>(win.taps[t] + c0, tmp, n);
+    const I tap = static_cast<I>(win.index(t));
+    v = tap_values<A>(win.tap(t) + c0, tmp, n);
     for (i64 c = 0; c < n; ++c) {
       const bool take = (v[c] > acc[c]) | (v[c] != v[c]);  // NOLINT: NaN test
       acc[c] = take ? v[c] : acc[c];
@@ -1652,20 +1657,20 @@ inline void z_dispatch(i64 cb, const F& f) {
 // 2x2/s2 over 64 channels on Zen 4; going through a stack block and a separate widening pass
 // cost return_indices ~15% on 2x2/s2 over 128 channels.)
 template <int NV, bool Tail>
-inline void argmax_f32_zmm(const Window<float>& win, const i64* flat, i64 c0, __mmask16 tail,
+inline void argmax_f32_zmm(const Window<float>& win, i64 c0, __mmask16 tail,
                            float* NHWCPOOL_RESTRICT vals, i64* NHWCPOOL_RESTRICT idx, bool stream_vals,
                            bool stream_idx) {
   __m512 a[NV];
   __m512i o[NV];
-  const float* s = win.taps[0] + c0;
-  const __m512i tap0 = _mm512_set1_epi32(static_cast<int>(flat[0]));
+  const float* s = win.tap(0) + c0;
+  const __m512i tap0 = _mm512_set1_epi32(static_cast<int>(win.index(0)));
   for (int v = 0; v < NV; ++v) {
     a[v] = z_load<float, Tail, NV>(s, v, tail);
     o[v] = tap0;
   }
   for (i64 t = 1; t < win.ntaps; ++t) {
-    s = win.taps[t] + c0;
-    const __m512i tap = _mm512_set1_epi32(static_cast<int>(flat[t]));
+    s = win.tap(t) + c0;
+    const __m512i tap = _mm512_set1_epi32(static_cast<int>(win.index(t)));
     for (int v = 0; v < NV; ++v) {
       const __m512 x = z_load<float, Tail, NV>(s, v, tail);
       const __mmask16 m = static_cast<__mmask16>(_mm512_cmp_ps_mask(x, a[v], _CMP_GT_OQ) |
@@ -1699,10 +1704,10 @@ inline void argmax_f32_zmm(const Window<float>& win, const i64* flat, i64 c0, __
 
 // cb (1..128) channels from c0: max values into vals, int64 indices into idx. stream_vals:
 // vals is 64-byte aligned and cb a multiple of 16 (see stream_values); stream_idx: idx too.
-inline void argmax_block_zmm(const Window<float>& win, const i64* flat, i64 c0, i64 cb, float* vals, i64* idx,
+inline void argmax_block_zmm(const Window<float>& win, i64 c0, i64 cb, float* vals, i64* idx,
                              bool stream_vals, bool stream_idx) {
   z_dispatch(cb, [&](auto nv, auto tail_flag, __mmask16 tail) {
-    argmax_f32_zmm<decltype(nv)::value, decltype(tail_flag)::value>(win, flat, c0, tail, vals, idx, stream_vals,
+    argmax_f32_zmm<decltype(nv)::value, decltype(tail_flag)::value>(win, c0, tail, vals, idx, stream_vals,
                                                                       stream_idx);
   });
 }
@@ -1823,7 +1828,7 @@ struct TapList {
                         static_cast<double>(g.C) * static_cast<double>(sizeof(T));
     advance = step <= static_cast<double>(kPrefetchMaxAdvance) ? static_cast<i64>(step) : 0;
   }
-  // Prefetch for the window last returned by window() (window_at(): its shift); see
+  // Prefetch for the window last returned by window() or window_at() (pass its shift); see
   // kPrefetchDistance.
   void prefetch(i64 shift = 0) const {
     if (advance == 0 || ncols == 0) return;
@@ -1860,20 +1865,18 @@ struct TapList {
         taps.p[k++] = rows.p[r] + cols.p[j];
       }
     }
-    return Window<T>{taps.p, k};
+    return Window<T>{taps.p, k, flat.p};
   }
-  // Window ow of the current row for kernels that read channel c of tap t at
-  // win.taps[t] + shift + c (the register-blocked ones, without indices). The windows with
-  // every tap in range step by stride * C elements, so after the first of them the others
-  // reuse its tap list, shifted, instead of rebuilding it per pixel (Zen 4, float16 2x2/s2
-  // max over (1,64,64,128) from L2: 22.3 -> 17.3 us; float32 3x3/s2/p1 over 64 channels
-  // 5.2 -> 4.2 us).
-  Window<T> window_at(const Geometry& g, const AxisTable& wt, i64 ow, i64& shift) {
+  // Window ow of the current row, for the register-blocked kernels (not `wide`). The windows
+  // with every tap in range step by stride * C elements (stride in flat indices), so after
+  // the first of them the others reuse its tap list with win.shift and win.flat_shift instead
+  // of rebuilding it per pixel (Zen 4, float16 2x2/s2 max over (1,64,64,128) from L2:
+  // 22.3 -> 17.3 us; float32 3x3/s2/p1 over 64 channels 5.2 -> 4.2 us).
+  Window<T> window_at(const Geometry& g, const AxisTable& wt, i64 ow) {
     if (built_full_ && ow > wt.full_begin && ow < wt.full_end) {
-      shift = (ow - wt.full_begin) * g.w.stride * g.C;
-      return Window<T>{taps.p, nrows * ncols};
+      const i64 steps = (ow - wt.full_begin) * g.w.stride;
+      return Window<T>{taps.p, nrows * ncols, flat.p, steps * g.C, steps};
     }
-    shift = 0;
     const Window<T> w = window(g, wt, ow);
     built_full_ = !wide && ow == wt.full_begin && ow < wt.full_end;
     return w;
@@ -1941,10 +1944,10 @@ inline void avg_zmm(const Window<T>& win, i64 c0, __mmask16 tail, const Divisor<
                     FiniteCheck& finite) {
   static_assert(!(Tail && Stream), "streamed pixels are whole cache lines");
   __m512 a[NV];
-  const T* s = win.taps[0] + c0;
+  const T* s = win.tap(0) + c0;
   for (int v = 0; v < NV; ++v) a[v] = _mm512_add_ps(_mm512_setzero_ps(), z_load<T, Tail, NV>(s, v, tail));
   for (i64 t = 1; t < win.ntaps; ++t) {
-    s = win.taps[t] + c0;
+    s = win.tap(t) + c0;
     for (int v = 0; v < NV; ++v) a[v] = _mm512_add_ps(a[v], z_load<T, Tail, NV>(s, v, tail));
   }
   if constexpr (std::is_same<T, float>::value) {
@@ -1970,10 +1973,10 @@ template <class T, int NV, bool Tail, bool Stream>
 inline void max_zmm(const Window<T>& win, i64 c0, __mmask16 tail, T* NHWCPOOL_RESTRICT dst) {
   static_assert(!(Tail && Stream), "streamed pixels are whole cache lines");
   __m512 a[NV];
-  const T* s = win.taps[0] + c0;
+  const T* s = win.tap(0) + c0;
   for (int v = 0; v < NV; ++v) a[v] = z_load<T, Tail, NV>(s, v, tail);
   for (i64 t = 1; t < win.ntaps; ++t) {
-    s = win.taps[t] + c0;
+    s = win.tap(t) + c0;
     for (int v = 0; v < NV; ++v) {
       const __m512 x = z_load<T, Tail, NV>(s, v, tail);
       a[v] = _mm512_mask_max_ps(x, _mm512_cmp_ps_mask(x, x, _CMP_ORD_Q), x, a[v]);  // NaN lanes: x
@@ -2004,10 +2007,10 @@ inline bool max_h16_bits_zmm(const Window<half_t>& win, i64 c0, __mmask32 tail, 
     return x;
   };
   __m512i smax[NV], smin[NV], umax[NV];
-  const half_t* s = win.taps[0] + c0;
+  const half_t* s = win.tap(0) + c0;
   for (int v = 0; v < NV; ++v) smax[v] = smin[v] = umax[v] = load(s, v);
   for (i64 t = 1; t < win.ntaps; ++t) {
-    s = win.taps[t] + c0;
+    s = win.tap(t) + c0;
     for (int v = 0; v < NV; ++v) {
       const __m512i x = load(s, v);
       smax[v] = _mm512_max_epi16(smax[v], x);
@@ -2109,9 +2112,8 @@ struct MaxDirect {
           continue;
         }
         T* o = orow + ow * C;
-        i64 shift = 0;  // tap t, channel c at win.taps[t] + shift + c (not for tl.wide)
-        const Window<T> win = tl.window_at(g, *a.wtab, ow, shift);
-        tl.prefetch(shift);
+        const Window<T> win = tl.window_at(g, *a.wtab, ow);
+        tl.prefetch(win.shift);
         if (win.ntaps == 0) {
           for (i64 c0 = 0; c0 < C; c0 += B) {
             const i64 cb = C - c0 < B ? C - c0 : B;
@@ -2137,9 +2139,9 @@ struct MaxDirect {
           for (i64 c0 = 0; c0 < C; c0 += B) {
             const i64 cb = C - c0 < B ? C - c0 : B;
             if (vstream) {
-              max_block_zmm<T, true>(win, shift + c0, cb, o + c0);
+              max_block_zmm<T, true>(win, c0, cb, o + c0);
             } else {
-              max_block_zmm<T, false>(win, shift + c0, cb, o + c0);
+              max_block_zmm<T, false>(win, c0, cb, o + c0);
             }
           }
           continue;
@@ -2147,7 +2149,7 @@ struct MaxDirect {
 #endif
         i64 c0 = 0;
         for (; c0 + B <= C; c0 += B) {
-          reduce_block<MaxOp, A, T, true>(win, shift + c0, B, acc);
+          reduce_block<MaxOp, A, T, true>(win, c0, B, acc);
           if (vstream) {
             stream_copy(o + c0, acc, B * static_cast<i64>(sizeof(T)));
           } else {
@@ -2155,7 +2157,7 @@ struct MaxDirect {
           }
         }
         if (c0 < C) {
-          reduce_block<MaxOp, A, T, false>(win, shift + c0, C - c0, acc);
+          reduce_block<MaxOp, A, T, false>(win, c0, C - c0, acc);
           if (vstream) {
             stream_copy(o + c0, acc, (C - c0) * static_cast<i64>(sizeof(T)));
           } else {
@@ -2199,8 +2201,8 @@ struct MaxIndexedDirect {
         const auto owi = static_cast<std::size_t>(ow);
         T* o = orow + ow * C;
         i64* ix = irow + ow * C;
-        const Window<T> win = tl.window(g, wt, ow);
-        tl.prefetch();
+        const Window<T> win = tl.window_at(g, wt, ow);
+        tl.prefetch(win.shift);
         if (win.ntaps == 0) {  // no in-range tap: PyTorch's -inf and start index
           const i64 start = start_index(ht.start[ohi], W, wt.start[owi]);
           for (i64 c0 = 0; c0 < C; c0 += B) {
@@ -2220,12 +2222,11 @@ struct MaxIndexedDirect {
           }
           continue;
         }
-        const i64* flat = tl.flat.p;
         for (i64 c0 = 0; c0 < C; c0 += B) {
           const i64 cb = C - c0 < B ? C - c0 : B;
 #ifdef NHWCPOOL_ZMM_BLOCKS
           if constexpr (std::is_same<T, float>::value && std::is_same<I, std::int32_t>::value) {
-            argmax_block_zmm(win, flat, c0, cb, o + c0, ix + c0, vstream, zstream);
+            argmax_block_zmm(win, c0, cb, o + c0, ix + c0, vstream, zstream);
             continue;
           }
 #endif
@@ -2234,18 +2235,18 @@ struct MaxIndexedDirect {
             // compiled to `rep movs`, which measured 2x slower overall).
             T* dst = vstream ? acc : o + c0;
             if (cb == B) {
-              argmax_block<A, T, I, true>(win, flat, c0, B, dst, ord);
+              argmax_block<A, T, I, true>(win, c0, B, dst, ord);
             } else {
-              argmax_block<A, T, I, false>(win, flat, c0, cb, dst, ord);
+              argmax_block<A, T, I, false>(win, c0, cb, dst, ord);
             }
             if (vstream) stream_copy(o + c0, acc, cb * static_cast<i64>(sizeof(T)));
             store_indices(ord, ix + c0, cb, istream);
             continue;
           }
           if (cb == B) {
-            argmax_block<A, T, I, true>(win, flat, c0, B, acc, ord);
+            argmax_block<A, T, I, true>(win, c0, B, acc, ord);
           } else {
-            argmax_block<A, T, I, false>(win, flat, c0, cb, acc, ord);
+            argmax_block<A, T, I, false>(win, c0, cb, acc, ord);
           }
           store_max(acc, o + c0, cb);
           store_indices(ord, ix + c0, cb, istream);
@@ -2309,9 +2310,8 @@ struct AvgDirect {
           continue;
         }
         char* o = orow + ow * C * osize;
-        i64 shift = 0;  // as in MaxDirect
-        const Window<T> win = tl.window_at(g, wt, ow, shift);
-        tl.prefetch(shift);
+        const Window<T> win = tl.window_at(g, wt, ow);
+        tl.prefetch(win.shift);
         const Divisor<M>& div = divs[ow];
 #ifdef NHWCPOOL_ZMM_BLOCKS
         if constexpr (kF32 || kH16) {
@@ -2320,9 +2320,9 @@ struct AvgDirect {
             for (i64 c0 = 0; c0 < C; c0 += B) {
               const i64 cb = C - c0 < B ? C - c0 : B;
               if (vstream) {
-                avg_block_zmm<T, true>(win, shift + c0, cb, div, ot + c0, finite);
+                avg_block_zmm<T, true>(win, c0, cb, div, ot + c0, finite);
               } else {
-                avg_block_zmm<T, false>(win, shift + c0, cb, div, ot + c0, finite);
+                avg_block_zmm<T, false>(win, c0, cb, div, ot + c0, finite);
               }
             }
             continue;
@@ -2336,9 +2336,9 @@ struct AvgDirect {
           } else if (tl.wide) {
             reduce_wide<SumOp>(tl, c0, cb, acc, wtmp.p);
           } else if (cb == B) {
-            reduce_block<SumOp, A, T, true>(win, shift + c0, B, acc);
+            reduce_block<SumOp, A, T, true>(win, c0, B, acc);
           } else {
-            reduce_block<SumOp, A, T, false>(win, shift + c0, cb, acc);
+            reduce_block<SumOp, A, T, false>(win, c0, cb, acc);
           }
           if constexpr (kCheckOverflow) finite.add(acc, cb);
           if (std::is_same<T, float>::value && a.out_dtype == DType::f32) {
