@@ -1622,32 +1622,42 @@ inline void z_store(T* d, int v, __mmask16 tail, __m512 x) {
   }
 }
 
-// Calls f(nv, tail_flag, tail) for cb channels (1 .. Lanes * MaxNV) in vectors of Lanes
+// Calls f(nv, tail_flag, tail) for cb channels (1 .. 128) in vectors of Lanes
 // channels, with nv = ceil(cb / Lanes) and tail_flag (the last vector is partial) as
 // std::integral_constant, so f instantiates one kernel per case; tail masks the last vector.
-template <int Lanes, int NV, int MaxNV, class F>
-inline void z_dispatch_from(int nv, int rem, const F& f) {
-  using Mask = typename std::conditional<Lanes == 16, __mmask16, __mmask32>::type;
-  if constexpr (NV < MaxNV) {
-    if (nv > NV) {
-      z_dispatch_from<Lanes, NV + 1, MaxNV>(nv, rem, f);
-      return;
-    }
-  }
-  const Mask tail = static_cast<Mask>((std::uint32_t{1} << rem) - 1u);
-  if (rem == 0) {
-    f(std::integral_constant<int, NV>{}, std::false_type{}, tail);
-  } else {
-    f(std::integral_constant<int, NV>{}, std::true_type{}, tail);
-  }
-}
-
+// (A switch: a recursive if-chain here let GCC 12 spill the argmax kernel's registers to the
+// stack, 2.5x slower.)
 template <int Lanes = 16, class F>
 inline void z_dispatch(i64 cb, const F& f) {
   static_assert(Lanes == 16 || Lanes == 32, "16 floats or 32 halves per vector");
   static_assert(kBlockBytes == 512, "a block is at most 8 vectors of 16 floats");
+  using Mask = typename std::conditional<Lanes == 16, __mmask16, __mmask32>::type;
   constexpr int kMaxNV = 128 / Lanes;
-  z_dispatch_from<Lanes, 1, kMaxNV>(static_cast<int>((cb + Lanes - 1) / Lanes), static_cast<int>(cb % Lanes), f);
+  const int nv = static_cast<int>((cb + Lanes - 1) / Lanes);
+  const int rem = static_cast<int>(cb % Lanes);
+  const Mask tail = static_cast<Mask>((std::uint32_t{1} << rem) - 1u);
+#define NHWCPOOL_Z_CASE(k)                                            \
+  case k:                                                             \
+    if constexpr (k <= kMaxNV) {                                      \
+      if (rem == 0) {                                                 \
+        f(std::integral_constant<int, k>{}, std::false_type{}, tail); \
+      } else {                                                        \
+        f(std::integral_constant<int, k>{}, std::true_type{}, tail);  \
+      }                                                               \
+    }                                                                 \
+    return;
+  switch (nv) {
+    NHWCPOOL_Z_CASE(1)
+    NHWCPOOL_Z_CASE(2)
+    NHWCPOOL_Z_CASE(3)
+    NHWCPOOL_Z_CASE(4)
+    NHWCPOOL_Z_CASE(5)
+    NHWCPOOL_Z_CASE(6)
+    NHWCPOOL_Z_CASE(7)
+    default:
+      NHWCPOOL_Z_CASE(8)
+  }
+#undef NHWCPOOL_Z_CASE
 }
 
 // float32 argmax in the AVX-512 build: values and int32 indices in registers, one mask per
