@@ -2013,7 +2013,9 @@ inline bool max_h16_bits_zmm(const Window<half_t>& win, i64 c0, __mmask32 tail, 
   const auto load = [tail](const half_t* s, int v) {
     const half_t* p = s + 32 * v;
     __m512i x = Tail && v == NV - 1 ? _mm512_maskz_loadu_epi16(tail, p) : _mm512_loadu_si512(p);
+#if defined(__GNUC__) || defined(__clang__)
     __asm__("" : "+v"(x));  // one load feeding three ops, not three folded loads
+#endif
     return x;
   };
   __m512i smax[NV], smin[NV], umax[NV];
