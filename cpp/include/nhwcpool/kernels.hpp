@@ -42,9 +42,10 @@ struct AvgPoolArgs {
   bool stream = false;  // write the output with non-temporal stores (large outputs)
 };
 
-// Outputs of at least this many bytes are written with non-temporal (streaming) stores, which
-// skip the read-for-ownership of each output line and leave the caches to the input. Smaller
-// outputs stay in cache for whoever reads them next. Settable for tests (dispatch.cpp).
+// Outputs of at least this many bytes (or of an eighth of it, when input plus output reach twice
+// it) are written with non-temporal (streaming) stores, which skip the read-for-ownership of each
+// output line and leave the caches to the input. Smaller outputs stay in cache for whoever reads
+// them next. Settable for tests; the rule is use_stream in dispatch.cpp.
 void set_stream_threshold(std::int64_t bytes);
 std::int64_t stream_threshold();
 
