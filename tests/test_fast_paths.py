@@ -74,7 +74,7 @@ def test_max_paths(shape, k, s, p, dtype):
 
 
 @pytest.mark.parametrize(("shape", "k", "s", "p"), CASES, ids=IDS)
-@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int16])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.float64, np.int16])
 @pytest.mark.parametrize("count_include_pad", [True, False])
 def test_avg_paths(shape, k, s, p, dtype, count_include_pad):
     x = make_array(
@@ -88,8 +88,8 @@ def test_avg_paths(shape, k, s, p, dtype, count_include_pad):
         except AssertionError as e:
             msg = f"simd={level}: {e}"
             raise AssertionError(msg) from None
-        if dtype == np.float32:
-            for offset in (0, 4):  # 0: aligned, whole-line pixels are streamed
+        if dtype in (np.float32, np.float64):
+            for offset in (0, np.dtype(dtype).itemsize):  # 0: aligned, whole-line pixels are streamed
                 o = _misaligned_out(exp.shape, dtype, offset)
                 nhwcpool.avg_pool2d(x, k, s, p, count_include_pad=count_include_pad, out=o)
                 np.testing.assert_array_equal(o, got)

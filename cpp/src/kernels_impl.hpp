@@ -2294,9 +2294,14 @@ struct AvgDirect {
     constexpr bool kF32 = std::is_same<T, float>::value && std::is_same<A, float>::value && std::is_same<M, float>::value;
     constexpr bool kH16 = std::is_same<T, half_t>::value && std::is_same<A, float>::value && std::is_same<M, float>::value;
     const bool sliding = kF32 && a.out_dtype == DType::f32 && !tl.wide && slide_applies(g);
-    const bool vstream = (kF32 && a.out_dtype == DType::f32 && stream_values(a.stream, a.out, C, 4)) ||
+    // float32 or float64 throughout: the means go straight to the output (streamed through a
+    // small buffer); any other combination converts them.
+    constexpr bool kSame = std::is_same<T, A>::value && std::is_same<A, M>::value &&
+                           (std::is_same<T, float>::value || std::is_same<T, double>::value);
+    const bool same_out = kSame && a.out_dtype == (std::is_same<T, float>::value ? DType::f32 : DType::f64);
+    const bool vstream = (same_out && stream_values(a.stream, a.out, C, sizeof(T))) ||
                          (kZmmBlocks && kH16 && a.out_dtype == DType::f16 && stream_values(a.stream, a.out, C, 2));
-    Scratch<float> sbuf(vstream && kF32 ? AB : 0);
+    Scratch<A> sbuf(vstream && kSame ? AB : 0);
     for (i64 r = begin; r < end; ++r) {
       const i64 n = r / g.OH, oh = r - n * g.OH;
       char* orow = static_cast<char*>(a.out) + r * OWC * osize;
@@ -2353,12 +2358,12 @@ struct AvgDirect {
             reduce_block<SumOp, A, T, false>(win, c0, cb, acc);
           }
           if constexpr (kCheckOverflow) finite.add(acc, cb);
-          if (std::is_same<T, float>::value && a.out_dtype == DType::f32) {
+          if (kSame && same_out) {
             if (vstream) {
-              div.apply(acc, sbuf.p, cb);
-              stream_copy(reinterpret_cast<float*>(o) + c0, sbuf.p, cb * 4);
+              div.apply(acc, reinterpret_cast<M*>(sbuf.p), cb);
+              stream_copy(reinterpret_cast<A*>(o) + c0, sbuf.p, cb * static_cast<i64>(sizeof(A)));
             } else {
-              div.apply(acc, reinterpret_cast<float*>(o) + c0, cb);
+              div.apply(acc, reinterpret_cast<M*>(o) + c0, cb);
             }
           } else {
             div.apply(acc, mean, cb);
