@@ -1785,8 +1785,10 @@ inline void store_indices(const I* src, i64* dst, i64 n, bool stream) {
 // 1.34 ms). XNNPACK's pooling microkernels prefetch their input rows the same way.
 constexpr i64 kPrefetchDistance = 4096;
 // Windows that advance further than this per output pixel are long sequential runs that the
-// hardware prefetchers handle on their own.
-constexpr i64 kPrefetchMaxAdvance = 4096;
+// hardware prefetchers handle on their own. (Zen 4, float32 with s=2, one thread: 1000-1024
+// channels, 8000-8192 bytes per step, gain from the prefetch: 2x2 max 1.29x, 3x3/p1 max
+// 1.34x, 3x3/p1 average 1.08x; 2048 channels, 16 KiB per step: 3x3/p1 average 0.93x.)
+constexpr i64 kPrefetchMaxAdvance = 8192;
 
 // Windows with more taps than this use the "wide" variant: taps outer, long channel blocks
 // inner with the accumulator in L1 (PyTorch's channels-last loop order). Register blocking
