@@ -308,6 +308,23 @@ GATHER_CASES = [
 ]
 
 
+@pytest.mark.parametrize(("shape", "k", "s", "p"), [((256, 64, 64, 1), 2, 2, 0), ((128, 60, 50, 3), 3, 2, 1)])
+def test_small_pixel_gather_on_inputs_past_the_row_prefetch_size(shape, k, s, p):
+    # Inputs of 4 MiB or more with short rows prefetch rows ahead (ShortRowPrefetch).
+    x = make_array(shape, np.float32, "dyadic", seed=sum(shape), avg_safe=True)
+    assert x.nbytes >= 4 << 20
+    exp_v, _ = R.max_pool2d(x, k, s, p)
+    exp_a, absmean, ntaps = R.avg_pool2d(x, k, s, p, False, True, None, None)
+    for level in each_simd_level():
+        R.assert_max_equal(nhwcpool.max_pool2d(x, k, s, p), exp_v)
+        got = nhwcpool.avg_pool2d(x, k, s, p)
+        try:
+            R.assert_avg_close(got, exp_a, absmean, ntaps, np.float32)
+        except AssertionError as e:
+            msg = f"simd={level}: {e}"
+            raise AssertionError(msg) from None
+
+
 @pytest.mark.parametrize(("shape", "k", "s", "p"), GATHER_CASES)
 def test_small_pixel_gather_writes_only_its_output(shape, k, s, p):
     # The gather stores whole vectors where the row has room: nothing may land outside `out`.

@@ -960,6 +960,35 @@ inline i64 window_rows(const InputView& in, const Geometry& g, const AxisTable& 
   return hc;
 }
 
+// Small pixels in short rows (for example NCHW planes pooled one channel at a time): an output
+// row consumes stride_h input rows of a few hundred bytes, and the hardware prefetchers, which
+// stop at page boundaries, fall behind on one core. So each output row prefetches the bytes
+// its window advances by, kShortRowsAhead bytes past its last row. Only for rows stored one
+// after another (those bytes are the next rows) and inputs larger than a core's L2 (in cache,
+// the prefetches cost more than they save: (64,28,28,1) 10.0 -> 11.3 us). Zen 4, one thread,
+// float32 from memory: 2x2/s2 average of (512,112,112,1) 4.7 -> 1.2 ms, max 3.4 -> 0.8 ms,
+// average of (2048,28,28,1) 0.89 -> 0.66 ms.
+constexpr i64 kShortRowBytes = 2048;
+constexpr i64 kShortRowsAhead = 4096;
+constexpr double kShortRowsMinInput = 4.0 * 1024 * 1024;
+struct ShortRowPrefetch {
+  i64 step = 0;  // bytes per output row (0: off)
+  i64 rowbytes = 0;
+  template <class T>
+  ShortRowPrefetch(const InputView& in, const Geometry& g, const T*) {
+    rowbytes = g.W * g.C * static_cast<i64>(sizeof(T));
+    const double input = static_cast<double>(g.N) * static_cast<double>(g.H) * static_cast<double>(rowbytes);
+    if (rowbytes <= kShortRowBytes && in.stride_h == rowbytes && g.h.dilation == 1 && input >= kShortRowsMinInput) {
+      step = g.h.stride * rowbytes;
+    }
+  }
+  void operator()(const void* last_row) const {
+    if (step == 0) return;
+    const char* p = static_cast<const char*>(last_row) + rowbytes + kShortRowsAhead;
+    for (i64 b = 0; b < step; b += 64) prefetch_line(p + b);
+  }
+};
+
 // Vertical pass: reduce the in-range rows of window `oh` into buf, or point straight at the
 // input row when there is a single one and no conversion is needed. rows: scratch for taps_h
 // pointers.
@@ -1079,6 +1108,7 @@ struct MaxPlain {
     const i64 nsteps = fused ? gs.plan_size(g.OW) : 0;
     Scratch<SmallGather::Step> steps(nsteps);
     const i64 nfull = fused ? gs.plan(steps.p, WC, a.wtab->first[0], g.OW, OWC) : 0;
+    const ShortRowPrefetch pf(a.in, g, static_cast<const T*>(nullptr));
     for (i64 r = begin; r < end; ++r) {
       const i64 n = r / g.OH, oh = r - n * g.OH;
       T* orow = static_cast<T*>(a.out) + r * OWC;
@@ -1088,6 +1118,7 @@ struct MaxPlain {
       } else if (fused) {
         if constexpr (std::is_same<T, float>::value) {
           const i64 hc = window_rows(a.in, g, *a.htab, n, oh, rowp.p);
+          pf(rowp.p[hc - 1]);
           gs.run_planned<MaxOp>(steps.p, nfull, nsteps, rowp.p, hc, dst);
         }
       } else {
@@ -1325,6 +1356,7 @@ struct Avg {
     const i64 nsteps = fused ? gs.plan_size(g.OW) : 0;
     Scratch<SmallGather::Step> steps(nsteps);
     const i64 nfull = fused ? gs.plan(steps.p, WC, wt.first[0], g.OW, OWC) : 0;
+    const ShortRowPrefetch pf(a.in, g, static_cast<const T*>(nullptr));
     for (i64 r = begin; r < end; ++r) {
       const i64 n = r / g.OH, oh = r - n * g.OH;
       const auto ohi = static_cast<std::size_t>(oh);
@@ -1335,6 +1367,7 @@ struct Avg {
       } else if (fused) {
         if constexpr (std::is_same<T, float>::value && std::is_same<A, float>::value) {
           const i64 hc = window_rows(a.in, g, ht, n, oh, rowp.p);
+          pf(rowp.p[hc - 1]);
           gs.run_planned<SumOp>(steps.p, nfull, nsteps, rowp.p, hc, sum.p);
         }
       } else {
