@@ -17,6 +17,7 @@ import nhwcpool
 import numpy as np
 import pytest
 import reference as R
+from conftest import each_simd_level
 
 SHAPE = (2, 7, 9, 3)  # N, H, W, C
 DTYPES = ["float32", "int16", "float16", "uint8", "float64"]
@@ -426,3 +427,60 @@ def test_out_disjoint_from_a_broadcast_input_is_accepted():
     out = np.empty((2, 3, 4, 3), np.int16)
     assert nhwcpool.max_pool2d(x, 2, out=out) is out
     R.assert_max_equal(out, R.max_pool2d(np.array(x), 2)[0])
+
+
+# Planar layouts (W contiguous, C not) are pooled plane by plane and transposed (dispatch.cpp
+# run_planar): evenly spaced planes (NCHW, or one image) take one call, others one per sample.
+# Shapes give several transpose tasks (OH*OW > 64) and channel tiles (C > 16).
+PLANAR = {
+    "nchw": lambda v: _order(v, (0, 3, 1, 2)),
+    "cnhw": lambda v: _order(v, (3, 0, 1, 2)),
+    "nchw_every_other_n": lambda v: _order(np.concatenate([v, v[::-1]]), (0, 3, 1, 2))[::2],
+    "nchw_neg_c_neg_h": lambda v: _order(v[:, ::-1, :, ::-1], (0, 3, 1, 2))[:, ::-1, :, ::-1],
+    "chw_single": lambda v: _order(v[:1], (0, 3, 1, 2)),
+}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "float64", "uint8", "int64"])
+@pytest.mark.parametrize("layout", list(PLANAR))
+@pytest.mark.parametrize("shape", [(2, 19, 23, 21), (3, 4, 5, 2), (1, 40, 33, 17)])
+def test_planar_layouts(shape, layout, dtype):
+    x = PLANAR[layout](values(dtype, shape, seed=sum(shape)))
+    v = np.ascontiguousarray(x)
+    assert x.strides[2] == x.itemsize
+    assert not x.flags.c_contiguous
+    for _ in each_simd_level():
+        for k, s, p, d, ceil in MAX_CONFIGS:
+            got, idx = nhwcpool.max_pool2d(x, k, s, p, dilation=d, ceil_mode=ceil, return_indices=True)
+            pads, _ = R.resolve_padding(p, v.shape[1:3], R.pair(k), R.pair(k if s is None else s), R.pair(d))
+            ev, ei = R.max_pool2d(v, k, s, pads, d, ceil)
+            R.assert_max_equal(got, ev)
+            np.testing.assert_array_equal(idx, ei)
+            assert got.flags.c_contiguous
+            assert idx.flags.c_contiguous
+            assert nhwcpool.max_pool2d(x, k, s, p, dilation=d, ceil_mode=ceil).tobytes() == got.tobytes()
+        for k, s, p, ceil in AVG_CONFIGS:
+            for include in (True, False):
+                for out_dtype in (None, "float32"):
+                    got = nhwcpool.avg_pool2d(
+                        x, k, s, p, ceil_mode=ceil, count_include_pad=include, dtype=out_dtype
+                    )
+                    base = nhwcpool.avg_pool2d(
+                        v, k, s, p, ceil_mode=ceil, count_include_pad=include, dtype=out_dtype
+                    )
+                    assert got.dtype == base.dtype
+                    assert got.flags.c_contiguous
+                    if dtype == "int64":  # float64 sums of full-range int64: order-dependent
+                        pads, same = R.resolve_padding(p, v.shape[1:3], R.pair(k), R.pair(s))
+                        e, am, nt = R.avg_pool2d(v, k, s, pads, ceil, include and not same, None, out_dtype)
+                        R.assert_avg_close(got, e, am, nt, v.dtype)
+                    else:
+                        assert got.tobytes() == base.tobytes(), "planar layout changed the bits of an average"
+        gm = nhwcpool.global_max_pool2d(x)
+        R.assert_max_equal(gm, R.global_max_pool2d(v))
+        ga = nhwcpool.global_avg_pool2d(x)
+        if dtype == "int64":
+            e, am, nt = R.global_avg_pool2d(v)
+            R.assert_avg_close(ga, e, am, nt, v.dtype)
+        else:
+            assert ga.tobytes() == nhwcpool.global_avg_pool2d(v).tobytes()

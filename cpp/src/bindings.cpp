@@ -165,6 +165,14 @@ Input prepare_input(const py::array& x) {
     }
   }
   in.arr = x;
+  // Planar layouts (NCHW and the like: W contiguous, C not) are read where they are; the core
+  // pools their channel planes and transposes the result.
+  bool planar = false;
+  if (!ok && in.ndim >= 3 && in.C > 1 && x.size() > 0 && native_order(x.dtype()) &&
+      (flags(x) & npy::NPY_ARRAY_ALIGNED_) && (in.W <= 1 || x.strides(off + 1) == isz) &&
+      x.strides(off + 2) != 0) {
+    planar = ok = true;
+  }
   if (!ok) {
     PyObject* descr = native_dtype(in.dtype).release().ptr();  // stolen by FromAny
     PyObject* conv = npy::get().PyArray_FromAny_(
@@ -178,6 +186,7 @@ Input prepare_input(const py::array& x) {
   in.view.data = in.arr.data();
   in.view.stride_n = in.ndim == 4 ? in.arr.strides(0) : 0;
   in.view.stride_h = in.arr.strides(off);
+  if (planar) in.view.stride_c = in.arr.strides(off + 2);
   return in;
 }
 

@@ -220,6 +220,38 @@ static void test_kernels(std::mt19937& rng) {
           CHECK(aok);
           if (!aok) std::fprintf(stderr, "  avg mismatch: level %s, C=%lld\n", simd_level_name(level), static_cast<long long>(k.C));
         }
+        // The same input stored as NCHW planes (stride_c): pooled plane by plane, transposed.
+        {
+          std::vector<float> xp(x.size());
+          for (int64_t n = 0; n < k.N; ++n)
+            for (int64_t h = 0; h < k.H; ++h)
+              for (int64_t w = 0; w < k.W; ++w)
+                for (int64_t c = 0; c < k.C; ++c)
+                  xp[static_cast<std::size_t>(((n * k.C + c) * k.H + h) * k.W + w)] =
+                      x[static_cast<std::size_t>(((n * k.H + h) * k.W + w) * k.C + c)];
+          InputView pv;
+          pv.data = xp.data();
+          pv.stride_n = k.C * k.H * k.W * 4;
+          pv.stride_c = k.H * k.W * 4;
+          pv.stride_h = k.W * 4;
+          naive_max(k, g, x, ref, ridx);
+          std::vector<float> out(ref.size());
+          std::vector<int64_t> idx(ref.size());
+          max_pool2d(DType::f32, g, pv, out.data(), idx.data());
+          bool pok = true;
+          for (std::size_t i = 0; i < ref.size(); ++i) {
+            pok = pok && ((std::isnan(ref[i]) && std::isnan(out[i])) || static_cast<double>(out[i]) == ref[i]) &&
+                  idx[i] == ridx[i];
+          }
+          for (auto& v : xp) if (std::isnan(v)) v = 1.0f;
+          std::vector<float> xa(x);
+          for (auto& v : xa) if (std::isnan(v)) v = 1.0f;
+          naive_avg(k, g, xa, true, ref);
+          avg_pool2d(DType::f32, DType::f32, g, pv, out.data(), true, 0);
+          for (std::size_t i = 0; i < ref.size(); ++i) pok = pok && out[i] == static_cast<float>(ref[i]);
+          CHECK(pok);
+          if (!pok) std::fprintf(stderr, "  planar mismatch: level %s, C=%lld\n", simd_level_name(level), static_cast<long long>(k.C));
+        }
       }
     }
   }

@@ -8,12 +8,15 @@
 namespace nhwcpool {
 
 // Input view: element (n, h, w, c) lives at
-//   data + n*stride_n + h*stride_h + (w*C + c)*itemsize      (strides in bytes, may be negative)
-// i.e. every (w, c) row is contiguous. Output arrays are C-contiguous (N, OH, OW, C).
+//   data + n*stride_n + h*stride_h + (w*C + c)*itemsize      (stride_c == 0: NHWC rows)
+//   data + n*stride_n + c*stride_c + h*stride_h + w*itemsize (stride_c != 0: planar, e.g. NCHW)
+// (strides in bytes, may be negative): every (w, c) row, or with stride_c every w row of a
+// channel plane, is contiguous. Output arrays are C-contiguous (N, OH, OW, C) either way.
 struct InputView {
   const void* data = nullptr;
   std::int64_t stride_n = 0;
   std::int64_t stride_h = 0;
+  std::int64_t stride_c = 0;
 };
 
 struct MaxPoolArgs {
