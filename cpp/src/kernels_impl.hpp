@@ -1131,6 +1131,27 @@ struct MaxPlain {
   }
 };
 
+// take ? x : y without a branch. With few channels the loops over c are not vectorised, and
+// GCC compiles the select as a branch, which random data mispredicts half the time (2x2/s2
+// argmax of float32 (64,64,64,3) from standard-normal data: 3.9 ms, 1.1 ms on data whose
+// branches predict).
+template <class V>
+inline V select_bits(bool take, V x, V y) {
+  using U = typename std::conditional<sizeof(V) == 1, std::uint8_t,
+            typename std::conditional<sizeof(V) == 2, std::uint16_t,
+            typename std::conditional<sizeof(V) == 4, std::uint32_t, std::uint64_t>::type>::type>::type;
+  static_assert(sizeof(U) == sizeof(V), "select_bits: 1, 2, 4 or 8-byte values");
+  U ux, uy;
+  std::memcpy(&ux, &x, sizeof(V));
+  std::memcpy(&uy, &y, sizeof(V));
+  const U mask = static_cast<U>(U(0) - static_cast<U>(take));
+  const U r = static_cast<U>((ux & mask) | (uy & static_cast<U>(~mask)));
+  V out;
+  std::memcpy(&out, &r, sizeof(V));
+  return out;
+}
+constexpr i64 kBranchFreeChannels = 16;
+
 // Max pooling with PyTorch-convention indices (flat y*W + x per (n, c) plane).
 template <class T>
 struct MaxIndexed {
@@ -1144,6 +1165,22 @@ struct MaxIndexed {
     const AxisTable& wt = *a.wtab;
     const i64 C = g.C, W = g.W, WC = W * C, OWC = g.OW * C, dh = g.h.dilation, dw = g.w.dilation;
     Scratch<A> conv(kSame ? 0 : WC), vbuf(kSame ? 0 : OWC);
+    // Few channels: the windows that lie inside the row (ow in [fb, fe)) are updated tap by
+    // tap in one flat loop over their (ow, c) elements, reading through a table of offsets
+    // (off: element of tap 0, col: its column), with branch-free selects; per-window loops
+    // over 1-15 channels are mostly overhead. (2x2/s2 argmax
+    // of float32 (64,64,64,3) from standard-normal data, one thread, from Python: 3.9 -> 1.7 ms;
+    // GCC's generic tuning does not emit gathers, so the loop stays scalar but branch-free.)
+    const bool flat = C < kBranchFreeChannels && wt.full_end > wt.full_begin;
+    const i64 fb = flat ? wt.full_begin : 0, fe = flat ? wt.full_end : 0;
+    Scratch<i64> off(flat ? (fe - fb) * C : 0), col(flat ? (fe - fb) * C : 0);
+    for (i64 o = fb; o < fe; ++o) {
+      const i64 w0 = wt.first[static_cast<std::size_t>(o)];
+      for (i64 c = 0; c < C; ++c) {
+        off.p[(o - fb) * C + c] = w0 * C + c;
+        col.p[(o - fb) * C + c] = w0;
+      }
+    }
     for (i64 r = begin; r < end; ++r) {
       const i64 n = r / g.OH, oh = r - n * g.OH;
       const auto ohi = static_cast<std::size_t>(oh);
@@ -1166,7 +1203,28 @@ struct MaxIndexed {
           copy_from(conv.p, src, WC);
           rp = conv.p;
         }
+        if (flat) {
+          const i64 ne = (fe - fb) * C;
+          A* NHWCPOOL_RESTRICT mv = val + fb * C;
+          i64* NHWCPOOL_RESTRICT mi = idx + fb * C;
+          const i64* NHWCPOOL_RESTRICT op = off.p;
+          const i64* NHWCPOOL_RESTRICT cp = col.p;
+          for (i64 j = 0; j < g.w.kernel; ++j) {
+            const A* NHWCPOOL_RESTRICT s = rp + j * dw * C;
+            const i64 id0 = h * W + j * dw;
+            for (i64 e = 0; e < ne; ++e) {
+              const A v = s[op[e]];
+              const bool take = (v > mv[e]) | (v != v);  // NOLINT: NaN test
+              mv[e] = select_bits(take, v, mv[e]);
+              mi[e] = select_bits(take, id0 + cp[e], mi[e]);
+            }
+          }
+        }
         for (i64 o = 0; o < g.OW; ++o) {
+          if (o == fb && fe > fb) {
+            o = fe - 1;
+            continue;
+          }
           const auto oi = static_cast<std::size_t>(o);
           const i64 f = wt.first[oi], cnt = wt.count[oi];
           A* NHWCPOOL_RESTRICT mv = val + o * C;
@@ -1175,11 +1233,20 @@ struct MaxIndexed {
             const i64 w = f + j * dw;
             const A* NHWCPOOL_RESTRICT s = rp + w * C;
             const i64 id = h * W + w;
-            for (i64 c = 0; c < C; ++c) {
-              const A v = s[c];
-              const bool take = (v > mv[c]) | (v != v);  // NOLINT: NaN test
-              mv[c] = take ? v : mv[c];
-              mi[c] = take ? id : mi[c];
+            if (C < kBranchFreeChannels) {
+              for (i64 c = 0; c < C; ++c) {
+                const A v = s[c];
+                const bool take = (v > mv[c]) | (v != v);  // NOLINT: NaN test
+                mv[c] = select_bits(take, v, mv[c]);
+                mi[c] = select_bits(take, id, mi[c]);
+              }
+            } else {
+              for (i64 c = 0; c < C; ++c) {
+                const A v = s[c];
+                const bool take = (v > mv[c]) | (v != v);  // NOLINT: NaN test
+                mv[c] = take ? v : mv[c];
+                mi[c] = take ? id : mi[c];
+              }
             }
           }
         }
