@@ -484,3 +484,24 @@ def test_planar_layouts(shape, layout, dtype):
             R.assert_avg_close(ga, e, am, nt, v.dtype)
         else:
             assert ga.tobytes() == nhwcpool.global_avg_pool2d(v).tobytes()
+
+
+@pytest.mark.parametrize("dtype", ["float32", "uint8", "float16"])
+@pytest.mark.parametrize("layout", ["nchw", "cnhw", "nchw_every_other_n"])
+def test_large_planar_layouts(layout, dtype):
+    # Planes large enough for the short-row prefetch (inputs of 4 MiB or more), several
+    # transpose tasks per sample, at one and two threads; bit for bit the NHWC path's result.
+    x = PLANAR[layout](values(dtype, (4, 128, 128, 24), seed=5))
+    v = np.ascontiguousarray(x)
+    for threads in (1, 2):
+        before = nhwcpool.get_num_threads()
+        nhwcpool.set_num_threads(threads)
+        try:
+            for k, s, p in ((2, 2, 0), (3, 2, 1), (3, 1, 1)):
+                got, idx = nhwcpool.max_pool2d(x, k, s, p, return_indices=True)
+                exp, eidx = nhwcpool.max_pool2d(v, k, s, p, return_indices=True)
+                assert got.tobytes() == exp.tobytes()
+                assert idx.tobytes() == eidx.tobytes()
+                assert nhwcpool.avg_pool2d(x, k, s, p).tobytes() == nhwcpool.avg_pool2d(v, k, s, p).tobytes()
+        finally:
+            nhwcpool.set_num_threads(before)
