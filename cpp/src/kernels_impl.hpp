@@ -6,7 +6,7 @@
 // is instantiated here, so the linker can never merge an AVX-512 copy of some inline function
 // into baseline code (the ODR hazard PyTorch's native/cpu/README warns about).
 //
-// Algorithm (see docs/design.md): one task = one output row (n, oh).
+// Algorithm (README.md, "How it is fast"): one task = one output row (n, oh).
 //   1. Vertical pass: reduce the window's in-range input rows, each a contiguous run of W*C
 //      elements, into one row buffer. The loop runs over W*C, so it vectorizes for any C.
 //   2. Horizontal pass: for each output column, reduce the in-range window columns of the row

@@ -58,7 +58,7 @@ Geometry make_geometry(std::int64_t N, std::int64_t H, std::int64_t W, std::int6
 
 // Per-output-position window description for one axis, precomputed once per call so that
 // kernels never branch on padding inside their channel loops (the habit of PyTorch's and
-// oneDNN's drivers, see docs/design.md).
+// oneDNN's drivers; README.md, "How it is fast").
 struct AxisTable {
   // One read-only column of the table (indexable like the std::vector it replaced).
   struct Column {
