@@ -505,3 +505,32 @@ def test_large_planar_layouts(layout, dtype):
                 assert nhwcpool.avg_pool2d(x, k, s, p).tobytes() == nhwcpool.avg_pool2d(v, k, s, p).tobytes()
         finally:
             nhwcpool.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float16", "float64", "int64"])
+@pytest.mark.parametrize("channels", [3, 16, 64])
+def test_planar_float_averages_keep_the_nhwc_bits(dtype, channels):
+    # Plane-by-plane sums run rows first; averages whose sums are not exact (floats, and
+    # int64's float64 sums) are taken through the NHWC path instead, so a planar view gives
+    # the same bits as the contiguous array (and PyTorch's row-major order on its direct path).
+    rng = np.random.default_rng(channels)
+    v = rng.standard_normal((2, 15, 17, channels)) * (1e15 if dtype == "int64" else 1)
+    v = v.astype(dtype)
+    x = np.ascontiguousarray(v.transpose(0, 3, 1, 2)).transpose(0, 2, 3, 1)
+    for _ in each_simd_level():
+        for k, s, p in ((3, 2, 1), (2, 2, 0), (3, 1, 1)):
+            assert nhwcpool.avg_pool2d(x, k, s, p).tobytes() == nhwcpool.avg_pool2d(v, k, s, p).tobytes()
+        assert nhwcpool.global_avg_pool2d(x).tobytes() == nhwcpool.global_avg_pool2d(v).tobytes()
+
+
+def test_short_row_prefetch_with_a_huge_stride():
+    # Prefetching covers the rows a window adds, never stride rows (a stride of 10**7 rows of
+    # 256 bytes once meant 4 * 10**7 prefetches per output row).
+    x = values("float32", (1024, 64, 64, 1), seed=3)
+    got = nhwcpool.max_pool2d(x, 2, (10**7, 2))
+    exp, _ = R.max_pool2d(x, 2, (10**7, 2), 0)
+    R.assert_max_equal(got, exp)
+    xi = values("int32", (1024, 64, 64, 1), seed=4)
+    a = nhwcpool.avg_pool2d(xi, 2, (10**7, 2))
+    e, am, nt = R.avg_pool2d(xi, 2, (10**7, 2), 0)
+    R.assert_avg_close(a, e, am, nt, xi.dtype)

@@ -141,7 +141,13 @@ struct Input {
   nhwcpool::InputView view;
 };
 
-Input prepare_input(const py::array& x) {
+// Planar inputs are pooled plane by plane with the one-channel kernels, whose sums run rows
+// first. That is exact for max and for integer averages up to 32 bits (int64 sums), but a
+// float (or 64-bit integer, float64-summed) average would then differ in the last bit from the
+// NHWC path and from PyTorch, whose row-major order README promises: those are copied to NHWC.
+enum class PlanarUse { any, exact_sums };
+
+Input prepare_input(const py::array& x, PlanarUse planar_use = PlanarUse::any) {
   Input in;
   in.given = x;
   in.ndim = static_cast<int>(x.ndim());
@@ -168,7 +174,9 @@ Input prepare_input(const py::array& x) {
   // Planar layouts (NCHW and the like: W contiguous, C not) are read where they are; the core
   // pools their channel planes and transposes the result.
   bool planar = false;
-  if (!ok && in.ndim >= 3 && in.C > 1 && x.size() > 0 && native_order(x.dtype()) &&
+  const bool exact_sums = in.dtype == DType::i8 || in.dtype == DType::u8 || in.dtype == DType::i16 ||
+                          in.dtype == DType::u16 || in.dtype == DType::i32 || in.dtype == DType::u32;
+  if (!ok && (planar_use == PlanarUse::any || exact_sums) && in.ndim >= 3 && in.C > 1 && x.size() > 0 && native_order(x.dtype()) &&
       (flags(x) & npy::NPY_ARRAY_ALIGNED_) && (in.W <= 1 || x.strides(off + 1) == isz) &&
       x.strides(off + 2) != 0) {
     planar = ok = true;
@@ -437,7 +445,7 @@ py::object max_pool2d(const py::array& x, int64_t kh, int64_t kw, int64_t sh, in
 py::object avg_pool2d(const py::array& x, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt,
                       int64_t pb, int64_t pl, int64_t pr, bool ceil_mode, int mode, bool count_include_pad,
                       int64_t divisor_override, const py::object& dtype, const py::object& out) {
-  const Input in = prepare_input(x);
+  const Input in = prepare_input(x, PlanarUse::exact_sums);
   DType odt;
   if (dtype.is_none()) {
     odt = (in.dtype == DType::f16 || in.dtype == DType::f32 || in.dtype == DType::f64) ? in.dtype : DType::f64;

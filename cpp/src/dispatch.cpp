@@ -184,7 +184,7 @@ std::atomic<std::int64_t>& stream_slot() {
 }
 
 // Streams when the output alone reaches the threshold, or when it is at least an eighth of it
-// and input plus output reach twice the threshold: such a call sweeps more than half of this
+// and input plus output reach twice the threshold: such a call sweeps at least half of this
 // class of machine's L3, so its early output lines would not stay cached for the next reader
 // anyway, and streaming them saves their read-for-ownership (float16 2x2/s2 max on
 // (8,112,112,128), 6.4 MB out, 25.7 MB in: 738 -> 627 us at one thread in the C++ harness).
@@ -201,8 +201,10 @@ bool use_stream(const Geometry& geo, DType in_dtype, DType out_dtype, bool indic
 
 // Planar inputs (W contiguous, C not: NCHW and the like). Each (n, c) plane is pooled as a
 // one-channel image, whose kernels vectorise along W, into an (N, C, OH, OW) buffer that is
-// then transposed into the NHWC output. The input is read once, in order; only the output,
-// which is smaller, is moved twice. (Converting the whole input to NHWC first, as NumPy's
+// then transposed into the NHWC output. The input is read once, in order; only the output
+// (a quarter of the input for 2x2/s2, as large for stride 1) is moved twice. The planes'
+// sums run rows first, so float averages may differ in the last bit from the NHWC path; the
+// Python bindings therefore send only max pooling and integer averages here. (Converting the whole input to NHWC first, as NumPy's
 // copy did, took 5.8 ms for a (8,64,112,112) float32 array whose 2x2 average takes 0.9 ms.)
 struct AlignedBuffer {
   struct Free {

@@ -964,7 +964,7 @@ inline i64 window_rows(const InputView& in, const Geometry& g, const AxisTable& 
 // row consumes stride_h input rows of a few hundred bytes, and the hardware prefetchers, which
 // stop at page boundaries, fall behind on one core. So each output row prefetches the bytes
 // its window advances by, kShortRowsAhead bytes past its last row. Only for rows stored one
-// after another (those bytes are the next rows) and inputs larger than a core's L2 (in cache,
+// after another (those bytes are the next rows) and inputs of 4 MiB or more (in cache,
 // the prefetches cost more than they save: (64,28,28,1) 10.0 -> 11.3 us). Zen 4, one thread,
 // float32 from memory: 2x2/s2 average of (512,112,112,1) 4.7 -> 1.2 ms, max 3.4 -> 0.8 ms,
 // average of (2048,28,28,1) 0.89 -> 0.66 ms.
@@ -978,8 +978,11 @@ struct ShortRowPrefetch {
   ShortRowPrefetch(const InputView& in, const Geometry& g, const T*) {
     rowbytes = g.W * g.C * static_cast<i64>(sizeof(T));
     const double input = static_cast<double>(g.N) * static_cast<double>(g.H) * static_cast<double>(rowbytes);
+    // The rows one output row adds: stride rows, but no more than the window's own (a larger
+    // stride skips rows, which need no prefetch; also keeps stride * rowbytes from overflowing).
+    const i64 rows = g.h.stride < g.taps_h ? g.h.stride : g.taps_h;
     if (rowbytes <= kShortRowBytes && in.stride_h == rowbytes && g.h.dilation == 1 && input >= kShortRowsMinInput) {
-      step = g.h.stride * rowbytes;
+      step = rows * rowbytes;
     }
   }
   void operator()(const void* last_row) const {
@@ -1172,7 +1175,10 @@ struct MaxIndexed {
     // of float32 (64,64,64,3) from standard-normal data, one thread, from Python: 3.9 -> 1.7 ms
     // scalar, 0.38 ms with the AVX-512 gathers below. GCC's generic tuning does not emit
     // gathers itself, so other types and ISAs keep the scalar, branch-free loop.)
-    const bool flat = C < kBranchFreeChannels && wt.full_end > wt.full_begin;
+    // (Rows of more than 2^20 inner-window elements keep the per-window loop: the tables take
+    // 20 bytes per element and thread.)
+    const bool flat = C < kBranchFreeChannels && wt.full_end > wt.full_begin &&
+                      (wt.full_end - wt.full_begin) * C <= (i64{1} << 20);
     const i64 fb = flat ? wt.full_begin : 0, fe = flat ? wt.full_end : 0;
     Scratch<i64> off(flat ? (fe - fb) * C : 0), col(flat ? (fe - fb) * C : 0);
     const ShortRowPrefetch pf(a.in, g, static_cast<const T*>(nullptr));
@@ -1977,7 +1983,7 @@ struct TapList {
     const i64 span = (g.taps_w - 1) * g.w.dilation + 1;  // columns one window covers
     const double step = static_cast<double>(g.w.stride < span ? g.w.stride : span) *
                         static_cast<double>(g.C) * static_cast<double>(sizeof(T));
-    // One window per row (global pooling): no next window to prefetch for ((32,7,7,1000) global
+    // One window per row (as in global pooling): no next window to prefetch for ((32,7,7,1000) global
     // average with stride 1: 441 useless prefetches per output pixel, ~10% of the call).
     advance = step <= static_cast<double>(kPrefetchMaxAdvance) && g.OW > 1 ? static_cast<i64>(step) : 0;
   }
