@@ -141,13 +141,11 @@ struct Input {
   nhwcpool::InputView view;
 };
 
-// Planar inputs are pooled plane by plane with the one-channel kernels, whose sums run rows
-// first. That is exact for max and for integer averages up to 32 bits (int64 sums), but a
-// float (or 64-bit integer, float64-summed) average would then differ in the last bit from the
-// NHWC path and from PyTorch, whose row-major order README promises: those are copied to NHWC.
-enum class PlanarUse { any, exact_sums };
+// Which pooling the input is for: planar views are read in place for max, and for averages
+// where the core says their sums stay exact (nhwcpool::avg_reads_planar); else copied.
+enum class Pooling { max, avg };
 
-Input prepare_input(const py::array& x, PlanarUse planar_use = PlanarUse::any) {
+Input prepare_input(const py::array& x, Pooling pooling) {
   Input in;
   in.given = x;
   in.ndim = static_cast<int>(x.ndim());
@@ -174,9 +172,8 @@ Input prepare_input(const py::array& x, PlanarUse planar_use = PlanarUse::any) {
   // Planar layouts (NCHW and the like: W contiguous, C not) are read where they are; the core
   // pools their channel planes and transposes the result.
   bool planar = false;
-  const bool exact_sums = in.dtype == DType::i8 || in.dtype == DType::u8 || in.dtype == DType::i16 ||
-                          in.dtype == DType::u16 || in.dtype == DType::i32 || in.dtype == DType::u32;
-  if (!ok && (planar_use == PlanarUse::any || exact_sums) && in.ndim >= 3 && in.C > 1 && x.size() > 0 && native_order(x.dtype()) &&
+  const bool planar_ok = pooling == Pooling::max || nhwcpool::avg_reads_planar(in.dtype);
+  if (!ok && planar_ok && in.ndim >= 3 && in.C > 1 && x.size() > 0 && native_order(x.dtype()) &&
       (flags(x) & npy::NPY_ARRAY_ALIGNED_) && (in.W <= 1 || x.strides(off + 1) == isz) &&
       x.strides(off + 2) != 0) {
     planar = ok = true;
@@ -424,7 +421,7 @@ Geometry geometry(int64_t N, int64_t H, int64_t W, int64_t C, int64_t kh, int64_
 py::object max_pool2d(const py::array& x, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t dh,
                       int64_t dw, int64_t pt, int64_t pb, int64_t pl, int64_t pr, bool ceil_mode, int mode,
                       bool return_indices, const py::object& out) {
-  const Input in = prepare_input(x);
+  const Input in = prepare_input(x, Pooling::max);
   const Geometry g = geometry(in.N, in.H, in.W, in.C, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr, ceil_mode, mode);
   py::array res = make_output(out, "out", in.dtype, in, g, return_indices);
   py::array idx;
@@ -445,7 +442,7 @@ py::object max_pool2d(const py::array& x, int64_t kh, int64_t kw, int64_t sh, in
 py::object avg_pool2d(const py::array& x, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt,
                       int64_t pb, int64_t pl, int64_t pr, bool ceil_mode, int mode, bool count_include_pad,
                       int64_t divisor_override, const py::object& dtype, const py::object& out) {
-  const Input in = prepare_input(x, PlanarUse::exact_sums);
+  const Input in = prepare_input(x, Pooling::avg);
   DType odt;
   if (dtype.is_none()) {
     odt = (in.dtype == DType::f16 || in.dtype == DType::f32 || in.dtype == DType::f64) ? in.dtype : DType::f64;

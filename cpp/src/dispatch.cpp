@@ -202,10 +202,9 @@ bool use_stream(const Geometry& geo, DType in_dtype, DType out_dtype, bool indic
 // Planar inputs (W contiguous, C not: NCHW and the like). Each (n, c) plane is pooled as a
 // one-channel image, whose kernels vectorise along W, into an (N, C, OH, OW) buffer that is
 // then transposed into the NHWC output. The input is read once, in order; only the output
-// (a quarter of the input for 2x2/s2, as large for stride 1) is moved twice. The planes'
-// sums run rows first, so float averages may differ in the last bit from the NHWC path; the
-// Python bindings therefore send only max pooling and integer averages here. (Converting the whole input to NHWC first, as NumPy's
-// copy did, took 5.8 ms for a (8,64,112,112) float32 array whose 2x2 average takes 0.9 ms.)
+// (a quarter of the input for 2x2/s2, as large for stride 1) is moved twice. (Converting the
+// whole input to NHWC first, as NumPy's copy did, took 5.8 ms for a (8,64,112,112) float32
+// array whose 2x2 max takes 0.9 ms.) Averages only where avg_reads_planar says so.
 struct AlignedBuffer {
   struct Free {
     void operator()(void* p) const { ::operator delete(p, std::align_val_t{64}); }
@@ -327,10 +326,23 @@ std::int64_t preferred_output_offset(DType in_dtype, DType out_dtype, const Geom
   }
 }
 
+bool avg_reads_planar(DType in_dtype) {
+  switch (in_dtype) {
+    case DType::i8: case DType::u8: case DType::i16: case DType::u16: case DType::i32: case DType::u32:
+      return true;
+    default:
+      return false;
+  }
+}
+
 void avg_pool2d(DType in_dtype, DType out_dtype, const Geometry& geo, const InputView& in,
                 void* out, bool count_include_pad, std::int64_t divisor_override) {
   if (geo.N == 0 || geo.C == 0) return;
   if (in.stride_c != 0 && geo.C > 1) {
+    if (!avg_reads_planar(in_dtype)) {
+      throw std::invalid_argument(std::string("avg_pool2d: a planar input view of ") + dtype_name(in_dtype) +
+                                  " would change the sums' order; copy it to NHWC");
+    }
     run_planar(geo, in, itemsize(out_dtype), out, nullptr,
                [=](const Geometry& g1, const InputView& v1, void* o1, std::int64_t*) {
                  avg_pool2d(in_dtype, out_dtype, g1, v1, o1, count_include_pad, divisor_override);

@@ -52,6 +52,13 @@ struct AvgPoolArgs {
 void set_stream_threshold(std::int64_t bytes);
 std::int64_t stream_threshold();
 
+// Planar views (stride_c != 0) are pooled plane by plane with the one-channel kernels, whose
+// sums run rows first. That is exact for max pooling, and for averages of integers up to 32
+// bits (int64 sums); other averages would differ in the last bit from the NHWC path (and
+// PyTorch's row-major order), so avg_pool2d accepts a planar view only when this is true
+// (else std::invalid_argument): callers copy such inputs to NHWC.
+bool avg_reads_planar(DType in_dtype);
+
 // High-level calls: validate geometry/tables, pick the SIMD level, run in parallel.
 void max_pool2d(DType dtype, const Geometry& geo, const InputView& in, void* out,
                 std::int64_t* indices);
