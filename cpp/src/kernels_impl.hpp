@@ -1278,6 +1278,8 @@ struct MaxIndexed {
             const i64 w = f + j * dw;
             const A* NHWCPOOL_RESTRICT s = rp + w * C;
             const i64 id = h * W + w;
+            // (From 16 channels the ternaries vectorise better than the bit selects: float64
+            // and uint8 argmax over 64 channels were 1.16x / 1.25x slower with select_bits.)
             if (C < kBranchFreeChannels) {
               for (i64 c = 0; c < C; ++c) {
                 const A v = s[c];
