@@ -141,11 +141,7 @@ struct Input {
   nhwcpool::InputView view;
 };
 
-// Which pooling the input is for: planar views are read in place for max, and for averages
-// where the core says their sums stay exact (nhwcpool::avg_reads_planar); else copied.
-enum class Pooling { max, avg };
-
-Input prepare_input(const py::array& x, Pooling pooling) {
+Input prepare_input(const py::array& x) {
   Input in;
   in.given = x;
   in.ndim = static_cast<int>(x.ndim());
@@ -170,10 +166,10 @@ Input prepare_input(const py::array& x, Pooling pooling) {
   }
   in.arr = x;
   // Planar layouts (NCHW and the like: W contiguous, C not) are read where they are; the core
-  // pools their channel planes and transposes the result.
+  // pools their channel planes and transposes the result, or transposes them first (the
+  // averages whose sums must run in NHWC order).
   bool planar = false;
-  const bool planar_ok = pooling == Pooling::max || nhwcpool::avg_reads_planar(in.dtype);
-  if (!ok && planar_ok && in.ndim >= 3 && in.C > 1 && x.size() > 0 && native_order(x.dtype()) &&
+  if (!ok && in.ndim >= 3 && in.C > 1 && x.size() > 0 && native_order(x.dtype()) &&
       (flags(x) & npy::NPY_ARRAY_ALIGNED_) && (in.W <= 1 || x.strides(off + 1) == isz) &&
       x.strides(off + 2) != 0) {
     planar = ok = true;
@@ -421,7 +417,7 @@ Geometry geometry(int64_t N, int64_t H, int64_t W, int64_t C, int64_t kh, int64_
 py::object max_pool2d(const py::array& x, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t dh,
                       int64_t dw, int64_t pt, int64_t pb, int64_t pl, int64_t pr, bool ceil_mode, int mode,
                       bool return_indices, const py::object& out) {
-  const Input in = prepare_input(x, Pooling::max);
+  const Input in = prepare_input(x);
   const Geometry g = geometry(in.N, in.H, in.W, in.C, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr, ceil_mode, mode);
   py::array res = make_output(out, "out", in.dtype, in, g, return_indices);
   py::array idx;
@@ -442,7 +438,7 @@ py::object max_pool2d(const py::array& x, int64_t kh, int64_t kw, int64_t sh, in
 py::object avg_pool2d(const py::array& x, int64_t kh, int64_t kw, int64_t sh, int64_t sw, int64_t pt,
                       int64_t pb, int64_t pl, int64_t pr, bool ceil_mode, int mode, bool count_include_pad,
                       int64_t divisor_override, const py::object& dtype, const py::object& out) {
-  const Input in = prepare_input(x, Pooling::avg);
+  const Input in = prepare_input(x);
   DType odt;
   if (dtype.is_none()) {
     odt = (in.dtype == DType::f16 || in.dtype == DType::f32 || in.dtype == DType::f64) ? in.dtype : DType::f64;

@@ -13,6 +13,13 @@
 #include "nhwcpool/kernels.hpp"
 #include "nhwcpool/parallel.hpp"
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#if defined(MADV_HUGEPAGE)
+#define NHWCPOOL_MADVISE 1
+#endif
+#endif
+
 #if defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
 #include <immintrin.h>
 #include <intrin.h>
@@ -164,16 +171,20 @@ void run_kernel(const Args& a, void (*base)(const Args&), void (*avx2_fn)(const 
 #ifdef NHWCPOOL_HAVE_AVX512
 constexpr auto kMaxAvx512 = &avx512::max_pool;
 constexpr auto kAvgAvx512 = &avx512::avg_pool;
+constexpr auto kTransposeAvx512 = &avx512::transpose;
 #else
 constexpr void (*kMaxAvx512)(const MaxPoolArgs&) = nullptr;
 constexpr void (*kAvgAvx512)(const AvgPoolArgs&) = nullptr;
+constexpr void (*kTransposeAvx512)(const TransposeArgs&) = nullptr;
 #endif
 #ifdef NHWCPOOL_HAVE_AVX2
 constexpr auto kMaxAvx2 = &avx2::max_pool;
 constexpr auto kAvgAvx2 = &avx2::avg_pool;
+constexpr auto kTransposeAvx2 = &avx2::transpose;
 #else
 constexpr void (*kMaxAvx2)(const MaxPoolArgs&) = nullptr;
 constexpr void (*kAvgAvx2)(const AvgPoolArgs&) = nullptr;
+constexpr void (*kTransposeAvx2)(const TransposeArgs&) = nullptr;
 #endif
 
 std::atomic<std::int64_t>& stream_slot() {
@@ -202,65 +213,32 @@ bool use_stream(const Geometry& geo, DType in_dtype, DType out_dtype, bool indic
 // Planar inputs (W contiguous, C not: NCHW and the like). Each (n, c) plane is pooled as a
 // one-channel image, whose kernels vectorise along W, into an (N, C, OH, OW) buffer that is
 // then transposed into the NHWC output. The input is read once, in order; only the output
-// (a quarter of the input for 2x2/s2, as large for stride 1) is moved twice. (Converting the
-// whole input to NHWC first, as NumPy's copy did, took 5.8 ms for a (8,64,112,112) float32
-// array whose 2x2 max takes 0.9 ms.) Averages only where avg_reads_planar says so.
+// (a quarter of the input for 2x2/s2, as large for stride 1) is moved twice. Averages whose
+// sums must keep the NHWC order (avg_reads_planar false) transpose the input into an NHWC
+// buffer first. (NumPy's copy of a (8,64,112,112) float32 view to NHWC took 6.9 ms; the
+// transpose kernel 1.7 ms, at one thread.)
+//
+// Scratch buffers: 64-byte aligned; from 4 MiB on, 2 MiB aligned and advised as transparent
+// huge pages, as NumPy does for its arrays. Large blocks come straight from mmap, so each
+// call would otherwise fault in every 4 KiB page: a 51 MB float64 buffer cost ~18 ms of
+// page faults on a VM with THP in madvise mode.
 struct AlignedBuffer {
+  static constexpr std::size_t kHuge = std::size_t{2} << 20;
   struct Free {
-    void operator()(void* p) const { ::operator delete(p, std::align_val_t{64}); }
+    std::size_t align;
+    void operator()(void* p) const { ::operator delete(p, std::align_val_t{align}); }
   };
   std::unique_ptr<void, Free> p;
-  explicit AlignedBuffer(std::int64_t bytes)
-      : p(bytes > 0 ? ::operator new(static_cast<std::size_t>(bytes), std::align_val_t{64}) : nullptr) {}
+  explicit AlignedBuffer(std::int64_t bytes) : p(nullptr, Free{bytes >= (std::int64_t{4} << 20) ? kHuge : 64}) {
+    if (bytes <= 0) return;
+    const std::size_t align = p.get_deleter().align;
+    p.reset(::operator new(static_cast<std::size_t>(bytes), std::align_val_t{align}));
+#ifdef NHWCPOOL_MADVISE
+    if (align == kHuge) madvise(p.get(), static_cast<std::size_t>(bytes), MADV_HUGEPAGE);  // a hint: errors ignored
+#endif
+  }
   void* get() const { return p.get(); }
 };
-
-struct TransposeJob {
-  const char* src;  // (N, C, P) elements of `size` bytes
-  char* dst;        // (N, P, C)
-  std::int64_t C, P, blocks_per_n;
-  int size;
-};
-
-constexpr std::int64_t kTransposeP = 64;  // output pixels per task
-constexpr std::int64_t kTransposeC = 16;  // channels per tile: 16 source rows read together
-
-// Plain loops: the time goes to reading the (N, C, P) buffer back from memory (perf: a tiled
-// copy through an L1 buffer stalls the same way), not to the element moves.
-template <class E>
-void transpose_range(const TransposeJob& j, std::int64_t begin, std::int64_t end) {
-  for (std::int64_t b = begin; b < end; ++b) {
-    const std::int64_t n = b / j.blocks_per_n, p0 = (b - n * j.blocks_per_n) * kTransposeP;
-    const std::int64_t p1 = std::min(j.P, p0 + kTransposeP);
-    const E* src = reinterpret_cast<const E*>(j.src) + n * j.C * j.P;
-    E* dst = reinterpret_cast<E*>(j.dst) + n * j.P * j.C;
-    for (std::int64_t c0 = 0; c0 < j.C; c0 += kTransposeC) {
-      const std::int64_t c1 = std::min(j.C, c0 + kTransposeC);
-      for (std::int64_t p = p0; p < p1; ++p) {
-        E* d = dst + p * j.C;
-        for (std::int64_t c = c0; c < c1; ++c) d[c] = src[c * j.P + p];
-      }
-    }
-  }
-}
-
-void transpose_task(const void* ctx, std::int64_t begin, std::int64_t end) {
-  const auto& j = *static_cast<const TransposeJob*>(ctx);
-  switch (j.size) {
-    case 1: transpose_range<std::uint8_t>(j, begin, end); return;
-    case 2: transpose_range<std::uint16_t>(j, begin, end); return;
-    case 4: transpose_range<std::uint32_t>(j, begin, end); return;
-    default: transpose_range<std::uint64_t>(j, begin, end); return;
-  }
-}
-
-// (N, C, P) -> (N, P, C), in parallel.
-void transpose_planes(const void* src, void* dst, std::int64_t N, std::int64_t C, std::int64_t P, int size) {
-  if (N == 0 || C == 0 || P == 0) return;
-  TransposeJob j{static_cast<const char*>(src), static_cast<char*>(dst), C, P, (P + kTransposeP - 1) / kTransposeP,
-                 size};
-  parallel_for(N * j.blocks_per_n, N * C * P, get_num_threads(), &transpose_task, &j);
-}
 
 // Pools a planar input through pool(geo1, view1, out1, idx1) on one-channel planes, then
 // transposes values (out_size bytes each) and indices into the NHWC outputs.
@@ -286,11 +264,25 @@ void run_planar(const Geometry& geo, const InputView& in, int out_size, void* ou
       pool(g1, v1, static_cast<char*>(vals.get()) + n * geo.C * P * out_size, ip ? ip + n * geo.C * P : nullptr);
     }
   }
-  transpose_planes(vals.get(), out, geo.N, geo.C, P, out_size);
-  if (indices != nullptr) transpose_planes(ip, indices, geo.N, geo.C, P, 8);
+  to_channels_last(vals.get(), out, geo.N, geo.C, geo.OH, geo.OW, geo.C * P * out_size, P * out_size,
+                   geo.OW * out_size, out_size);
+  if (indices != nullptr) to_channels_last(ip, indices, geo.N, geo.C, geo.OH, geo.OW, geo.C * P * 8, P * 8, geo.OW * 8, 8);
 }
 
 }  // namespace
+
+void to_channels_last(const void* src, void* dst, std::int64_t N, std::int64_t C, std::int64_t H, std::int64_t W,
+                      std::int64_t stride_n, std::int64_t stride_c, std::int64_t stride_h, int size) {
+  TransposeArgs a;
+  a.src = src; a.dst = dst; a.N = N; a.C = C; a.H = H; a.W = W;
+  a.stride_n = stride_n; a.stride_c = stride_c; a.stride_h = stride_h; a.size = size;
+  a.threads = get_num_threads();
+  const double bytes = static_cast<double>(N) * static_cast<double>(C) * static_cast<double>(H) *
+                       static_cast<double>(W) * static_cast<double>(size);
+  a.stream = (reinterpret_cast<std::uintptr_t>(dst) & 63) == 0 && (C * size) % 64 == 0 &&
+             bytes >= static_cast<double>(stream_slot().load(std::memory_order_relaxed));
+  run_kernel<TransposeArgs>(a, &baseline::transpose, kTransposeAvx2, kTransposeAvx512);
+}
 
 void set_stream_threshold(std::int64_t bytes) { stream_slot().store(bytes < 0 ? 0 : bytes, std::memory_order_relaxed); }
 std::int64_t stream_threshold() { return stream_slot().load(std::memory_order_relaxed); }
@@ -340,8 +332,17 @@ void avg_pool2d(DType in_dtype, DType out_dtype, const Geometry& geo, const Inpu
   if (geo.N == 0 || geo.C == 0) return;
   if (in.stride_c != 0 && geo.C > 1) {
     if (!avg_reads_planar(in_dtype)) {
-      throw std::invalid_argument(std::string("avg_pool2d: a planar input view of ") + dtype_name(in_dtype) +
-                                  " would change the sums' order; copy it to NHWC");
+      // Row-major sums need the NHWC kernels: transpose into a buffer, then pool that.
+      const int size = itemsize(in_dtype);
+      const std::int64_t row = geo.W * geo.C * size, image = geo.H * row;
+      AlignedBuffer nhwc(geo.N * image);
+      to_channels_last(in.data, nhwc.get(), geo.N, geo.C, geo.H, geo.W, in.stride_n, in.stride_c, in.stride_h, size);
+      InputView v;
+      v.data = nhwc.get();
+      v.stride_n = image;
+      v.stride_h = row;
+      avg_pool2d(in_dtype, out_dtype, geo, v, out, count_include_pad, divisor_override);
+      return;
     }
     run_planar(geo, in, itemsize(out_dtype), out, nullptr,
                [=](const Geometry& g1, const InputView& v1, void* o1, std::int64_t*) {

@@ -2581,6 +2581,242 @@ void run_avg(const AvgPoolArgs& a) {
   parallel_for(a.geo.N * a.geo.OH, work_estimate(a.geo), a.threads, fn, &a);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Planar (N, C, H, W) -> NHWC transpose (to_channels_last in kernels.hpp).
+//
+// One task = a tile column: tr_channels(size) channels of one row segment of up to kTrSeg pixels, walked in
+// tiles of those channels x (one vector of) pixels, transposed in registers. A thread's tasks
+// run channel tile by channel tile, so it reads one input stream (one per channel plane),
+// each prefetched kTrAhead bytes ahead in software, and writes whole 64-byte lines of the
+// output, streamed when large. (The usual in-register transposes, as in XNNPACK's transpose
+// microkernels: unpack pairs, then 128-bit lane shuffles.) On Zen 4, (8,64,112,112) float32
+// measured 6.9 ms for NumPy's copy, 5.5 ms for the tiles with ordinary stores, 3.7 ms
+// streamed and 1.7 ms streamed with the prefetch, at one thread.
+constexpr i64 kTrSeg = 1024;
+
+// Channels per tile: at least 16, and a whole 64-byte line of each output pixel, so streamed
+// lines are always complete.
+constexpr i64 tr_channels(int size) { return size >= 4 ? 16 : 64 / size; }
+constexpr i64 kTrAhead = 1024;
+
+struct TrJob {
+  const TransposeArgs* a;
+  i64 tc;  // channels per tile
+  i64 H, W, stride_h;  // rows of the planes (one row of H*W pixels when they are contiguous)
+  i64 ctiles, segs;
+};
+
+// Scalar tile: cn channels x pn pixels from s (channel stride sc bytes) to d (pixel stride C).
+template <class E>
+inline void tr_tile_scalar(const char* s, i64 sc, E* d, i64 C, i64 cn, i64 pn) {
+  for (i64 p = 0; p < pn; ++p) {
+    for (i64 c = 0; c < cn; ++c) d[p * C + c] = reinterpret_cast<const E*>(s + c * sc)[p];
+  }
+}
+
+#ifdef NHWCPOOL_ZMM_BLOCKS
+// 16 rows of 16 floats -> 16 columns (r[j] = element j of every row). (All-ones maskz forms:
+// the unmasked intrinsics trip GCC 12's -Wmaybe-uninitialized; they compile to the same code.)
+inline void tr16x16(__m512 r[16]) {
+  __m512 t[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_maskz_unpacklo_ps(0xFFFF, r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm512_maskz_unpackhi_ps(0xFFFF, r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 4; ++i) {
+    for (int j = 0; j < 2; ++j) {
+      const __m512d a = _mm512_castps_pd(t[4 * i + j]), b = _mm512_castps_pd(t[4 * i + 2 + j]);
+      r[4 * i + 2 * j] = _mm512_castpd_ps(_mm512_maskz_unpacklo_pd(0xFF, a, b));
+      r[4 * i + 2 * j + 1] = _mm512_castpd_ps(_mm512_maskz_unpackhi_pd(0xFF, a, b));
+    }
+  }
+  for (int i = 0; i < 2; ++i) {
+    for (int j = 0; j < 4; ++j) {
+      t[8 * i + j] = _mm512_maskz_shuffle_f32x4(0xFFFF, r[8 * i + j], r[8 * i + 4 + j], 0x88);
+      t[8 * i + 4 + j] = _mm512_maskz_shuffle_f32x4(0xFFFF, r[8 * i + j], r[8 * i + 4 + j], 0xDD);
+    }
+  }
+  for (int j = 0; j < 8; ++j) {
+    r[j] = _mm512_maskz_shuffle_f32x4(0xFFFF, t[j], t[8 + j], 0x88);
+    r[8 + j] = _mm512_maskz_shuffle_f32x4(0xFFFF, t[j], t[8 + j], 0xDD);
+  }
+}
+
+// 8 rows of 8 doubles -> 8 columns.
+inline void tr8x8(__m512d r[8]) {
+  // Pairs: columns 0, 2, 4, 6 (lo) and 1, 3, 5, 7 (hi) of rows (0,1), (2,3), (4,5), (6,7).
+  const __m512d l0 = _mm512_maskz_unpacklo_pd(0xFF, r[0], r[1]), h0 = _mm512_maskz_unpackhi_pd(0xFF, r[0], r[1]);
+  const __m512d l1 = _mm512_maskz_unpacklo_pd(0xFF, r[2], r[3]), h1 = _mm512_maskz_unpackhi_pd(0xFF, r[2], r[3]);
+  const __m512d l2 = _mm512_maskz_unpacklo_pd(0xFF, r[4], r[5]), h2 = _mm512_maskz_unpackhi_pd(0xFF, r[4], r[5]);
+  const __m512d l3 = _mm512_maskz_unpacklo_pd(0xFF, r[6], r[7]), h3 = _mm512_maskz_unpackhi_pd(0xFF, r[6], r[7]);
+  // 128-bit lanes: 0x88 takes lanes (0, 2) of each source, 0xDD lanes (1, 3).
+  const __m512d pl = _mm512_maskz_shuffle_f64x2(0xFF, l0, l1, 0x88), ql = _mm512_maskz_shuffle_f64x2(0xFF, l0, l1, 0xDD);
+  const __m512d pl2 = _mm512_maskz_shuffle_f64x2(0xFF, l2, l3, 0x88), ql2 = _mm512_maskz_shuffle_f64x2(0xFF, l2, l3, 0xDD);
+  const __m512d ph = _mm512_maskz_shuffle_f64x2(0xFF, h0, h1, 0x88), qh = _mm512_maskz_shuffle_f64x2(0xFF, h0, h1, 0xDD);
+  const __m512d ph2 = _mm512_maskz_shuffle_f64x2(0xFF, h2, h3, 0x88), qh2 = _mm512_maskz_shuffle_f64x2(0xFF, h2, h3, 0xDD);
+  r[0] = _mm512_maskz_shuffle_f64x2(0xFF, pl, pl2, 0x88);
+  r[4] = _mm512_maskz_shuffle_f64x2(0xFF, pl, pl2, 0xDD);
+  r[2] = _mm512_maskz_shuffle_f64x2(0xFF, ql, ql2, 0x88);
+  r[6] = _mm512_maskz_shuffle_f64x2(0xFF, ql, ql2, 0xDD);
+  r[1] = _mm512_maskz_shuffle_f64x2(0xFF, ph, ph2, 0x88);
+  r[5] = _mm512_maskz_shuffle_f64x2(0xFF, ph, ph2, 0xDD);
+  r[3] = _mm512_maskz_shuffle_f64x2(0xFF, qh, qh2, 0x88);
+  r[7] = _mm512_maskz_shuffle_f64x2(0xFF, qh, qh2, 0xDD);
+}
+
+// float32-sized elements: tiles of cn (1..16) channels x 16 pixels, masked at the edges.
+inline void tr_segment_zmm4(const char* s, i64 sc, std::uint32_t* d, i64 C, i64 cn, i64 pn, bool stream) {
+  const __mmask16 cmask = static_cast<__mmask16>((1u << cn) - 1u);
+  for (i64 p = 0; p < pn; p += 16) {
+    const i64 np = pn - p < 16 ? pn - p : 16;
+    const __mmask16 pmask = static_cast<__mmask16>((1u << np) - 1u);
+    __m512 r[16];
+    for (int i = 0; i < 16; ++i) {
+      const char* row = s + i * sc + p * 4;
+      if (i < cn) {
+        prefetch_line(row + kTrAhead);
+        r[i] = np == 16 ? _mm512_loadu_ps(row) : _mm512_maskz_loadu_ps(pmask, row);
+      } else {
+        r[i] = _mm512_setzero_ps();
+      }
+    }
+    tr16x16(r);
+    float* o = reinterpret_cast<float*>(d + p * C);
+    if (np == 16 && cn == 16) {
+      for (int j = 0; j < 16; ++j) {
+        if (stream) {
+          _mm512_stream_ps(o + j * C, r[j]);
+        } else {
+          _mm512_storeu_ps(o + j * C, r[j]);
+        }
+      }
+    } else {
+      for (int j = 0; j < np; ++j) _mm512_mask_storeu_ps(o + j * C, cmask, r[j]);
+    }
+  }
+}
+
+// float64-sized elements: two halves of 8 channels, tiles of 8 x 8, masked at the edges.
+inline void tr_segment_zmm8(const char* s, i64 sc, std::uint64_t* d, i64 C, i64 cn, i64 pn, bool stream) {
+  for (i64 h0 = 0; h0 < cn; h0 += 8) {
+    const i64 hn = cn - h0 < 8 ? cn - h0 : 8;
+    const __mmask8 cmask = static_cast<__mmask8>((1u << hn) - 1u);
+    const char* sh = s + h0 * sc;
+    for (i64 p = 0; p < pn; p += 8) {
+      const i64 np = pn - p < 8 ? pn - p : 8;
+      const __mmask8 pmask = static_cast<__mmask8>((1u << np) - 1u);
+      __m512d r[8];
+      for (int i = 0; i < 8; ++i) {
+        const char* row = sh + i * sc + p * 8;
+        if (i < hn) {
+          prefetch_line(row + kTrAhead);
+          r[i] = np == 8 ? _mm512_loadu_pd(row) : _mm512_maskz_loadu_pd(pmask, row);
+        } else {
+          r[i] = _mm512_setzero_pd();
+        }
+      }
+      tr8x8(r);
+      double* o = reinterpret_cast<double*>(d + p * C + h0);
+      if (np == 8 && hn == 8) {
+        for (int j = 0; j < 8; ++j) {
+          if (stream) {
+            _mm512_stream_pd(o + j * C, r[j]);
+          } else {
+            _mm512_storeu_pd(o + j * C, r[j]);
+          }
+        }
+      } else {
+        for (int j = 0; j < np; ++j) _mm512_mask_storeu_pd(o + j * C, cmask, r[j]);
+      }
+    }
+  }
+}
+// float16-sized elements: tiles of cn (1..32) channels x 16 pixels, as two 16 x 16 transposes
+// of zero-extended 32-bit lanes narrowed back (vpmovdw), so each pixel gets one 64-byte store.
+inline void tr_segment_zmm2(const char* s, i64 sc, std::uint16_t* d, i64 C, i64 cn, i64 pn, bool stream) {
+  const __mmask32 cmask = static_cast<__mmask32>(cn >= 32 ? 0xFFFFFFFFu : (1u << cn) - 1u);
+  for (i64 p = 0; p < pn; p += 16) {
+    const i64 np = pn - p < 16 ? pn - p : 16;
+    const __mmask16 pmask = static_cast<__mmask16>((1u << np) - 1u);
+    __m512 lo[16], hi[16];
+    for (int i = 0; i < 32; ++i) {
+      const char* row = s + i * sc + p * 2;
+      __m512i v = _mm512_setzero_si512();
+      if (i < cn) {
+        if ((p & 31) == 0) prefetch_line(row + kTrAhead);
+        const __m256i h = np == 16 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row))
+                                   : _mm256_maskz_loadu_epi16(pmask, row);
+        v = _mm512_maskz_cvtepu16_epi32(0xFFFF, h);
+      }
+      (i < 16 ? lo[i] : hi[i - 16]) = _mm512_castsi512_ps(v);
+    }
+    tr16x16(lo);
+    if (cn > 16) tr16x16(hi);
+    std::uint16_t* o = d + p * C;
+    for (int j = 0; j < np; ++j) {
+      const __m256i a = _mm512_maskz_cvtepi32_epi16(0xFFFF, _mm512_castps_si512(lo[j]));
+      const __m256i b = cn > 16 ? _mm512_maskz_cvtepi32_epi16(0xFFFF, _mm512_castps_si512(hi[j])) : _mm256_setzero_si256();
+      const __m512i line = _mm512_maskz_inserti64x4(0xFF, _mm512_maskz_inserti64x4(0xFF, _mm512_setzero_si512(), a, 0), b, 1);
+      if (np == 16 && cn == 32 && stream) {
+        _mm512_stream_si512(reinterpret_cast<__m512i*>(o + j * C), line);
+      } else {
+        _mm512_mask_storeu_epi16(o + j * C, cmask, line);
+      }
+    }
+  }
+}
+
+#endif
+
+// One tile column of a segment: cn channels x pn pixels.
+template <class E>
+inline void tr_segment(const char* s, i64 sc, E* d, i64 C, i64 cn, i64 pn, bool stream) {
+#ifdef NHWCPOOL_ZMM_BLOCKS
+  if constexpr (sizeof(E) == 2) {
+    tr_segment_zmm2(s, sc, d, C, cn, pn, stream);
+    return;
+  } else if constexpr (sizeof(E) == 4) {
+    tr_segment_zmm4(s, sc, d, C, cn, pn, stream);
+    return;
+  } else if constexpr (sizeof(E) == 8) {
+    tr_segment_zmm8(s, sc, d, C, cn, pn, stream);
+    return;
+  }
+#endif
+  (void)stream;
+  // Pixels in steps of one cache line of each channel row, the rows prefetched ahead.
+  constexpr i64 kStep = 64 / static_cast<i64>(sizeof(E));
+  for (i64 p = 0; p < pn; p += kStep) {
+    for (i64 c = 0; c < cn; ++c) prefetch_line(s + c * sc + p * static_cast<i64>(sizeof(E)) + kTrAhead);
+    const i64 np = pn - p < kStep ? pn - p : kStep;
+    tr_tile_scalar<E>(s + p * static_cast<i64>(sizeof(E)), sc, d + p * C, C, cn, np);
+  }
+}
+
+template <class E>
+void transpose_tasks(const void* ctx, i64 begin, i64 end) {
+  const TrJob& j = *static_cast<const TrJob*>(ctx);
+  const TransposeArgs& a = *j.a;
+  const char* src = static_cast<const char*>(a.src);
+  E* dst = static_cast<E*>(a.dst);
+  for (i64 t = begin; t < end; ++t) {
+    i64 q = t;
+    const i64 seg = q % j.segs;
+    q /= j.segs;
+    const i64 h = q % j.H;
+    q /= j.H;
+    const i64 ct = q % j.ctiles;
+    const i64 n = q / j.ctiles;
+    const i64 c0 = ct * j.tc, p0 = seg * kTrSeg;
+    const i64 cn = a.C - c0 < j.tc ? a.C - c0 : j.tc;
+    const i64 pn = j.W - p0 < kTrSeg ? j.W - p0 : kTrSeg;
+    const char* s = src + n * a.stride_n + c0 * a.stride_c + h * j.stride_h + p0 * static_cast<i64>(sizeof(E));
+    E* d = dst + ((n * j.H + h) * j.W + p0) * a.C + c0;
+    tr_segment<E>(s, a.stride_c, d, a.C, cn, pn, a.stream);
+  }
+  if (a.stream) stream_fence();
+}
+
 }  // namespace
 
 void max_pool(const MaxPoolArgs& a) {
@@ -2643,6 +2879,28 @@ std::int64_t output_offset(DType in_dtype, DType out_dtype, const Geometry& g, c
   if ((g.C * 4) % 64 != 0 || in.stride_n % 64 != 0 || in.stride_h % 64 != 0) return 0;
   const auto addr = reinterpret_cast<std::uintptr_t>(in.data);
   return addr % 4 == 0 ? static_cast<std::int64_t>(addr & 63) : 0;  // (slide_rkd streams float-aligned input only)
+}
+
+void transpose(const TransposeArgs& a) {
+  if (a.N <= 0 || a.C <= 0 || a.H <= 0 || a.W <= 0) return;
+  const i64 tc = tr_channels(a.size);
+  TrJob j{&a, tc, a.H, a.W, a.stride_h, (a.C + tc - 1) / tc, 0};
+  if (a.H == 1 || a.stride_h == a.W * a.size) {  // contiguous planes: one row of H*W pixels
+    j.W = a.H * a.W;
+    j.H = 1;
+    j.stride_h = 0;
+  }
+  j.segs = (j.W + kTrSeg - 1) / kTrSeg;
+  const i64 tasks = a.N * j.ctiles * j.H * j.segs;
+  const i64 work = a.N * a.C * a.H * a.W;
+  RangeFn fn = nullptr;
+  switch (a.size) {
+    case 1: fn = &transpose_tasks<std::uint8_t>; break;
+    case 2: fn = &transpose_tasks<std::uint16_t>; break;
+    case 4: fn = &transpose_tasks<std::uint32_t>; break;
+    default: fn = &transpose_tasks<std::uint64_t>; break;
+  }
+  parallel_for(tasks, work, a.threads, fn, &j);
 }
 
 }  // namespace NHWCPOOL_ISA

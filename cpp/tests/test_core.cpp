@@ -244,10 +244,17 @@ static void test_kernels(std::mt19937& rng) {
                   idx[i] == ridx[i];
           }
           CHECK(pok);
-          // Planar float averages would sum rows first: refused (the bindings copy to NHWC).
+          // Planar float averages are transposed to NHWC first: the NHWC path's bits exactly.
           if (k.C > 1) {
             CHECK(!avg_reads_planar(DType::f32) && avg_reads_planar(DType::i32));
-            CHECK(throws_invalid([&] { avg_pool2d(DType::f32, DType::f32, g, pv, out.data(), true, 0); }));
+            InputView nv = in;
+            nv.data = x.data();
+            for (bool include : {true, false}) {
+              std::vector<float> a1(ref.size()), a2(ref.size());
+              avg_pool2d(DType::f32, DType::f32, g, nv, a1.data(), include, 0);
+              avg_pool2d(DType::f32, DType::f32, g, pv, a2.data(), include, 0);
+              pok = pok && std::memcmp(a1.data(), a2.data(), a1.size() * sizeof(float)) == 0;
+            }
           }
           if (!pok) std::fprintf(stderr, "  planar mismatch: level %s, C=%lld\n", simd_level_name(level), static_cast<long long>(k.C));
         }
@@ -332,12 +339,66 @@ static void test_misaligned_stream(std::mt19937& rng) {
   set_simd_level(best_simd_level());
 }
 
+// to_channels_last against a plain loop: every element size, channel and pixel tails, padded
+// and negative strides, streamed or not, at every SIMD level.
+template <class E>
+static void check_transpose(std::mt19937& rng, int64_t N, int64_t C, int64_t H, int64_t W, int64_t pad_w, bool flip) {
+  const int64_t size = static_cast<int64_t>(sizeof(E));
+  const int64_t row = W + pad_w, plane = H * row, image = C * plane;
+  std::vector<E> src(static_cast<std::size_t>(N * image));
+  for (auto& v : src) v = static_cast<E>(rng());
+  // flip: channels and rows run backwards (negative strides from the last plane's last row).
+  const E* base = src.data() + (flip ? (C - 1) * plane + (H - 1) * row : 0);
+  const int64_t sc = (flip ? -plane : plane) * size, sh = (flip ? -row : row) * size;
+  std::vector<E> want(static_cast<std::size_t>(N * H * W * C));
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t w = 0; w < W; ++w)
+          want[static_cast<std::size_t>(((n * H + h) * W + w) * C + c)] =
+              *reinterpret_cast<const E*>(reinterpret_cast<const char*>(base) + n * image * size + c * sc + h * sh + w * size);
+  for (int li = 0; li < 3; ++li) {
+    const auto level = static_cast<SimdLevel>(li);
+    if (!simd_level_supported(level)) continue;
+    set_simd_level(level);
+    for (int64_t threshold : {int64_t{0}, int64_t{1} << 40}) {
+      set_stream_threshold(threshold);
+      std::vector<E> buf(want.size() + 64 / sizeof(E));
+      E* dst = aligned_at(buf.data(), 0);
+      to_channels_last(base, dst, N, C, H, W, image * size, sc, sh, static_cast<int>(size));
+      const bool ok = std::memcmp(dst, want.data(), want.size() * sizeof(E)) == 0;
+      CHECK(ok);
+      if (!ok) {
+        std::fprintf(stderr, "  transpose mismatch: level %s, size %d, N=%lld C=%lld H=%lld W=%lld pad %lld flip %d\n",
+                     simd_level_name(level), static_cast<int>(size), static_cast<long long>(N), static_cast<long long>(C),
+                     static_cast<long long>(H), static_cast<long long>(W), static_cast<long long>(pad_w), static_cast<int>(flip));
+      }
+    }
+  }
+  set_stream_threshold(std::int64_t{8} << 20);
+  set_simd_level(best_simd_level());
+}
+
+static void test_transpose(std::mt19937& rng) {
+  const int64_t shapes[][5] = {{1, 1, 1, 1, 0},   {2, 3, 5, 7, 0},    {1, 16, 4, 16, 0}, {2, 17, 3, 33, 1},
+                               {1, 32, 2, 24, 8}, {3, 64, 5, 40, 0}, {1, 8, 1, 1025, 0}, {2, 48, 2, 1100, 3}};
+  for (const auto& s : shapes) {
+    for (bool flip : {false, true}) {
+      check_transpose<std::uint8_t>(rng, s[0], s[1], s[2], s[3], s[4], flip);
+      check_transpose<std::uint16_t>(rng, s[0], s[1], s[2], s[3], s[4], flip);
+      check_transpose<std::uint32_t>(rng, s[0], s[1], s[2], s[3], s[4], flip);
+      check_transpose<std::uint64_t>(rng, s[0], s[1], s[2], s[3], s[4], flip);
+    }
+  }
+}
+
 int main() {
   std::mt19937 rng(1234);
   test_shapes();
   test_kernels(rng);
   test_output_offset();
   test_misaligned_stream(rng);
+  test_transpose(rng);
   std::printf("nhwcpool C++ core: %d checks, %d failed (OpenMP %s, best SIMD %s)\n", g_checks, g_failures,
               openmp_enabled() ? "on" : "off", simd_level_name(best_simd_level()));
   return g_failures == 0 ? 0 : 1;

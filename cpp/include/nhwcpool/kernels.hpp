@@ -45,6 +45,20 @@ struct AvgPoolArgs {
   bool stream = false;  // write the output with non-temporal stores (large outputs)
 };
 
+// A planar array (N, C, H, W), element (n, c, h, w) at
+//   src + n*stride_n + c*stride_c + h*stride_h + w*size      (bytes, strides may be negative),
+// copied into the C-contiguous (N, H, W, C) array at dst. stream: non-temporal stores, allowed
+// only when dst is 64-byte aligned and C*size is a multiple of 64 (every store a whole line).
+struct TransposeArgs {
+  const void* src = nullptr;
+  void* dst = nullptr;
+  std::int64_t N = 0, C = 0, H = 0, W = 0;
+  std::int64_t stride_n = 0, stride_c = 0, stride_h = 0;
+  int size = 4;  // bytes per element: 1, 2, 4 or 8
+  int threads = 1;
+  bool stream = false;
+};
+
 // Outputs of at least this many bytes (or of an eighth of it, when input plus output reach twice
 // it) are written with non-temporal (streaming) stores, which skip the read-for-ownership of each
 // output line and leave the caches to the input. Smaller outputs stay in cache for whoever reads
@@ -54,10 +68,15 @@ std::int64_t stream_threshold();
 
 // Planar views (stride_c != 0) are pooled plane by plane with the one-channel kernels, whose
 // sums run rows first. That is exact for max pooling, and for averages of integers up to 32
-// bits (int64 sums); other averages would differ in the last bit from the NHWC path (and
-// PyTorch's row-major order), so avg_pool2d accepts a planar view only when this is true
-// (else std::invalid_argument): callers copy such inputs to NHWC.
+// bits (int64 sums), where this is true; other averages would differ in the last bit from the
+// NHWC path (and PyTorch's row-major order), so avg_pool2d first transposes such inputs into
+// an NHWC buffer (to_channels_last) and pools that.
 bool avg_reads_planar(DType in_dtype);
+
+// The transpose above, at the selected SIMD level, in parallel (get_num_threads()). Streams
+// when allowed and the copy is large (stream_threshold()).
+void to_channels_last(const void* src, void* dst, std::int64_t N, std::int64_t C, std::int64_t H, std::int64_t W,
+                      std::int64_t stride_n, std::int64_t stride_c, std::int64_t stride_h, int size);
 
 // High-level calls: validate geometry/tables, pick the SIMD level, run in parallel.
 void max_pool2d(DType dtype, const Geometry& geo, const InputView& in, void* out,
@@ -88,6 +107,7 @@ SimdLevel best_simd_level();
   void max_pool(const MaxPoolArgs& args);                 \
   void avg_pool(const AvgPoolArgs& args);                 \
   std::int64_t output_offset(DType in_dtype, DType out_dtype, const Geometry& geo, const InputView& in); \
+  void transpose(const TransposeArgs& args);              \
   }
 NHWCPOOL_DECLARE_ISA(baseline)
 NHWCPOOL_DECLARE_ISA(avx2)
