@@ -5,6 +5,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <memory>
 #include <new>
 #include <stdexcept>
@@ -218,26 +219,35 @@ bool use_stream(const Geometry& geo, DType in_dtype, DType out_dtype, bool indic
 // buffer first. (NumPy's copy of a (8,64,112,112) float32 view to NHWC took 6.9 ms; the
 // transpose kernel 1.7 ms, at one thread.)
 //
-// Scratch buffers: 64-byte aligned; from 4 MiB on, 2 MiB aligned and advised as transparent
-// huge pages, as NumPy does for its arrays. Large blocks come straight from mmap, so each
-// call would otherwise fault in every 4 KiB page: a 51 MB float64 buffer cost ~18 ms of
-// page faults on a VM with THP in madvise mode.
+// Scratch buffers, 64-byte aligned by hand inside a malloc'd block: glibc serves repeated
+// large mallocs from the heap once the first is freed (its dynamic mmap threshold), but maps
+// every aligned allocation (operator new with align_val_t, aligned_alloc) afresh, so each call
+// faulted in every page (25.7 MB: 6272 faults a call, measured). From 32 MiB on, where glibc
+// maps every block anyway, the block is advised as transparent huge pages, as NumPy does for
+// its arrays (a 51 MB float64 buffer cost ~18 ms of 4 KiB page faults on a VM with THP in
+// madvise mode).
 struct AlignedBuffer {
-  static constexpr std::size_t kHuge = std::size_t{2} << 20;
   struct Free {
-    std::size_t align;
-    void operator()(void* p) const { ::operator delete(p, std::align_val_t{align}); }
+    void operator()(char* p) const { std::free(p); }
   };
-  std::unique_ptr<void, Free> p;
-  explicit AlignedBuffer(std::int64_t bytes) : p(nullptr, Free{bytes >= (std::int64_t{4} << 20) ? kHuge : 64}) {
+  std::unique_ptr<char, Free> raw;
+  void* aligned = nullptr;
+  explicit AlignedBuffer(std::int64_t bytes) {
     if (bytes <= 0) return;
-    const std::size_t align = p.get_deleter().align;
-    p.reset(::operator new(static_cast<std::size_t>(bytes), std::align_val_t{align}));
+    if (bytes > std::numeric_limits<std::int64_t>::max() - 64) throw std::bad_alloc();
+    raw.reset(static_cast<char*>(std::malloc(static_cast<std::size_t>(bytes) + 64)));
+    if (!raw) throw std::bad_alloc();
+    const auto addr = reinterpret_cast<std::uintptr_t>(raw.get());
+    aligned = raw.get() + ((64 - (addr & 63)) & 63);
 #ifdef NHWCPOOL_MADVISE
-    if (align == kHuge) madvise(p.get(), static_cast<std::size_t>(bytes), MADV_HUGEPAGE);  // a hint: errors ignored
+    if (bytes >= (std::int64_t{32} << 20)) {  // a hint: errors ignored
+      const std::uintptr_t page = 4096, lo = (addr + page - 1) & ~(page - 1),
+                           hi = (addr + static_cast<std::uintptr_t>(bytes)) & ~(page - 1);
+      if (hi > lo) madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_HUGEPAGE);
+    }
 #endif
   }
-  void* get() const { return p.get(); }
+  void* get() const { return aligned; }
 };
 
 // Pools a planar input through pool(geo1, view1, out1, idx1) on one-channel planes, then

@@ -2664,73 +2664,81 @@ inline void tr8x8(__m512d r[8]) {
   r[7] = _mm512_maskz_shuffle_f64x2(0xFF, qh, qh2, 0xDD);
 }
 
-// float32-sized elements: tiles of cn (1..16) channels x 16 pixels, masked at the edges.
-inline void tr_segment_zmm4(const char* s, i64 sc, std::uint32_t* d, i64 C, i64 cn, i64 pn, bool stream) {
-  const __mmask16 cmask = static_cast<__mmask16>((1u << cn) - 1u);
-  for (i64 p = 0; p < pn; p += 16) {
-    const i64 np = pn - p < 16 ? pn - p : 16;
-    const __mmask16 pmask = static_cast<__mmask16>((1u << np) - 1u);
-    __m512 r[16];
-    for (int i = 0; i < 16; ++i) {
-      const char* row = s + i * sc + p * 4;
-      if (i < cn) {
-        prefetch_line(row + kTrAhead);
-        r[i] = np == 16 ? _mm512_loadu_ps(row) : _mm512_maskz_loadu_ps(pmask, row);
-      } else {
-        r[i] = _mm512_setzero_ps();
-      }
+// Vectors of 32- and 64-bit elements for the tiles below: L lanes, an L x L transpose.
+template <class E>
+struct TrZmm;
+template <>
+struct TrZmm<std::uint32_t> {
+  using V = __m512;
+  using M = __mmask16;
+  static constexpr int L = 16;
+  static V load(const char* p) { return _mm512_loadu_ps(p); }
+  static V load(M m, const char* p) { return _mm512_maskz_loadu_ps(m, p); }
+  static V zero() { return _mm512_setzero_ps(); }
+  static void transpose(V* r) { tr16x16(r); }
+  static void store(std::uint32_t* p, V v, bool stream) {
+    if (stream) {
+      _mm512_stream_ps(reinterpret_cast<float*>(p), v);
+    } else {
+      _mm512_storeu_ps(p, v);
     }
-    tr16x16(r);
-    float* o = reinterpret_cast<float*>(d + p * C);
-    if (np == 16 && cn == 16) {
-      for (int j = 0; j < 16; ++j) {
-        if (stream) {
-          _mm512_stream_ps(o + j * C, r[j]);
+  }
+  static void store(std::uint32_t* p, M m, V v) { _mm512_mask_storeu_ps(p, m, v); }
+};
+template <>
+struct TrZmm<std::uint64_t> {
+  using V = __m512d;
+  using M = __mmask8;
+  static constexpr int L = 8;
+  static V load(const char* p) { return _mm512_loadu_pd(p); }
+  static V load(M m, const char* p) { return _mm512_maskz_loadu_pd(m, p); }
+  static V zero() { return _mm512_setzero_pd(); }
+  static void transpose(V* r) { tr8x8(r); }
+  static void store(std::uint64_t* p, V v, bool stream) {
+    if (stream) {
+      _mm512_stream_pd(reinterpret_cast<double*>(p), v);
+    } else {
+      _mm512_storeu_pd(p, v);
+    }
+  }
+  static void store(std::uint64_t* p, M m, V v) { _mm512_mask_storeu_pd(p, m, v); }
+};
+
+// 32- and 64-bit elements: tiles of L channels x L pixels (two channel halves of float64's
+// 16), masked at the edges; whole tiles of an aligned output are streamed when asked.
+template <class E>
+inline void tr_segment_zmm(const char* s, i64 sc, E* d, i64 C, i64 cn, i64 pn, bool stream) {
+  using Z = TrZmm<E>;
+  constexpr i64 L = Z::L;
+  constexpr i64 size = static_cast<i64>(sizeof(E));
+  for (i64 h0 = 0; h0 < cn; h0 += L) {
+    const i64 hn = cn - h0 < L ? cn - h0 : L;
+    const auto cmask = static_cast<typename Z::M>((1u << hn) - 1u);
+    const char* sh = s + h0 * sc;
+    for (i64 p = 0; p < pn; p += L) {
+      const i64 np = pn - p < L ? pn - p : L;
+      const auto pmask = static_cast<typename Z::M>((1u << np) - 1u);
+      typename Z::V r[L];
+      for (int i = 0; i < L; ++i) {
+        const char* row = sh + i * sc + p * size;
+        if (i < hn) {
+          prefetch_line(row + kTrAhead);
+          r[i] = np == L ? Z::load(row) : Z::load(pmask, row);
         } else {
-          _mm512_storeu_ps(o + j * C, r[j]);
+          r[i] = Z::zero();
         }
       }
-    } else {
-      for (int j = 0; j < np; ++j) _mm512_mask_storeu_ps(o + j * C, cmask, r[j]);
+      Z::transpose(r);
+      E* o = d + p * C + h0;
+      if (np == L && hn == L) {
+        for (int j = 0; j < L; ++j) Z::store(o + j * C, r[j], stream);
+      } else {
+        for (int j = 0; j < np; ++j) Z::store(o + j * C, cmask, r[j]);
+      }
     }
   }
 }
 
-// float64-sized elements: two halves of 8 channels, tiles of 8 x 8, masked at the edges.
-inline void tr_segment_zmm8(const char* s, i64 sc, std::uint64_t* d, i64 C, i64 cn, i64 pn, bool stream) {
-  for (i64 h0 = 0; h0 < cn; h0 += 8) {
-    const i64 hn = cn - h0 < 8 ? cn - h0 : 8;
-    const __mmask8 cmask = static_cast<__mmask8>((1u << hn) - 1u);
-    const char* sh = s + h0 * sc;
-    for (i64 p = 0; p < pn; p += 8) {
-      const i64 np = pn - p < 8 ? pn - p : 8;
-      const __mmask8 pmask = static_cast<__mmask8>((1u << np) - 1u);
-      __m512d r[8];
-      for (int i = 0; i < 8; ++i) {
-        const char* row = sh + i * sc + p * 8;
-        if (i < hn) {
-          prefetch_line(row + kTrAhead);
-          r[i] = np == 8 ? _mm512_loadu_pd(row) : _mm512_maskz_loadu_pd(pmask, row);
-        } else {
-          r[i] = _mm512_setzero_pd();
-        }
-      }
-      tr8x8(r);
-      double* o = reinterpret_cast<double*>(d + p * C + h0);
-      if (np == 8 && hn == 8) {
-        for (int j = 0; j < 8; ++j) {
-          if (stream) {
-            _mm512_stream_pd(o + j * C, r[j]);
-          } else {
-            _mm512_storeu_pd(o + j * C, r[j]);
-          }
-        }
-      } else {
-        for (int j = 0; j < np; ++j) _mm512_mask_storeu_pd(o + j * C, cmask, r[j]);
-      }
-    }
-  }
-}
 // float16-sized elements: tiles of cn (1..32) channels x 16 pixels, as two 16 x 16 transposes
 // of zero-extended 32-bit lanes narrowed back (vpmovdw), so each pixel gets one 64-byte store.
 inline void tr_segment_zmm2(const char* s, i64 sc, std::uint16_t* d, i64 C, i64 cn, i64 pn, bool stream) {
@@ -2775,11 +2783,8 @@ inline void tr_segment(const char* s, i64 sc, E* d, i64 C, i64 cn, i64 pn, bool 
   if constexpr (sizeof(E) == 2) {
     tr_segment_zmm2(s, sc, d, C, cn, pn, stream);
     return;
-  } else if constexpr (sizeof(E) == 4) {
-    tr_segment_zmm4(s, sc, d, C, cn, pn, stream);
-    return;
-  } else if constexpr (sizeof(E) == 8) {
-    tr_segment_zmm8(s, sc, d, C, cn, pn, stream);
+  } else if constexpr (sizeof(E) == 4 || sizeof(E) == 8) {
+    tr_segment_zmm<E>(s, sc, d, C, cn, pn, stream);
     return;
   }
 #endif
