@@ -234,7 +234,7 @@ struct AlignedBuffer {
   void* aligned = nullptr;
   explicit AlignedBuffer(std::int64_t bytes) {
     if (bytes <= 0) return;
-    if (bytes > std::numeric_limits<std::int64_t>::max() - 64) throw std::bad_alloc();
+    if (static_cast<std::uint64_t>(bytes) > std::numeric_limits<std::size_t>::max() - 64) throw std::bad_alloc();
     raw.reset(static_cast<char*>(std::malloc(static_cast<std::size_t>(bytes) + 64)));
     if (!raw) throw std::bad_alloc();
     const auto addr = reinterpret_cast<std::uintptr_t>(raw.get());
@@ -283,6 +283,9 @@ void run_planar(const Geometry& geo, const InputView& in, int out_size, void* ou
 
 void to_channels_last(const void* src, void* dst, std::int64_t N, std::int64_t C, std::int64_t H, std::int64_t W,
                       std::int64_t stride_n, std::int64_t stride_c, std::int64_t stride_h, int size) {
+  if (size != 1 && size != 2 && size != 4 && size != 8) {
+    throw std::invalid_argument("to_channels_last: size must be 1, 2, 4 or 8 bytes, got " + std::to_string(size));
+  }
   TransposeArgs a;
   a.src = src; a.dst = dst; a.N = N; a.C = C; a.H = H; a.W = W;
   a.stride_n = stride_n; a.stride_c = stride_c; a.stride_h = stride_h; a.size = size;

@@ -2720,8 +2720,8 @@ inline void tr_segment_zmm(const char* s, i64 sc, E* d, i64 C, i64 cn, i64 pn, b
       const auto pmask = static_cast<typename Z::M>((1u << np) - 1u);
       typename Z::V r[L];
       for (int i = 0; i < L; ++i) {
-        const char* row = sh + i * sc + p * size;
         if (i < hn) {
+          const char* row = sh + i * sc + p * size;
           prefetch_line(row + kTrAhead);
           r[i] = np == L ? Z::load(row) : Z::load(pmask, row);
         } else {
@@ -2748,9 +2748,9 @@ inline void tr_segment_zmm2(const char* s, i64 sc, std::uint16_t* d, i64 C, i64 
     const __mmask16 pmask = static_cast<__mmask16>((1u << np) - 1u);
     __m512 lo[16], hi[16];
     for (int i = 0; i < 32; ++i) {
-      const char* row = s + i * sc + p * 2;
       __m512i v = _mm512_setzero_si512();
       if (i < cn) {
+        const char* row = s + i * sc + p * 2;
         if ((p & 31) == 0) prefetch_line(row + kTrAhead);
         const __m256i h = np == 16 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(row))
                                    : _mm256_maskz_loadu_epi16(pmask, row);
@@ -2903,7 +2903,8 @@ void transpose(const TransposeArgs& a) {
     case 1: fn = &transpose_tasks<std::uint8_t>; break;
     case 2: fn = &transpose_tasks<std::uint16_t>; break;
     case 4: fn = &transpose_tasks<std::uint32_t>; break;
-    default: fn = &transpose_tasks<std::uint64_t>; break;
+    case 8: fn = &transpose_tasks<std::uint64_t>; break;
+    default: return;  // (no such element size: the callers pass itemsize(dtype) or 8)
   }
   parallel_for(tasks, work, a.threads, fn, &j);
 }
