@@ -2886,8 +2886,10 @@ std::int64_t output_offset(DType in_dtype, DType out_dtype, const Geometry& g, c
   return addr % 4 == 0 ? static_cast<std::int64_t>(addr & 63) : 0;  // (slide_rkd streams float-aligned input only)
 }
 
-void transpose(const TransposeArgs& a) {
-  if (a.N <= 0 || a.C <= 0 || a.H <= 0 || a.W <= 0) return;
+void transpose(const TransposeArgs& args) {
+  if (args.N <= 0 || args.C <= 0 || args.H <= 0 || args.W <= 0) return;
+  TransposeArgs a = args;
+  a.stream = stream_values(args.stream, args.dst, args.C, args.size);  // whole lines only
   const i64 tc = tr_channels(a.size);
   TrJob j{&a, tc, a.H, a.W, a.stride_h, (a.C + tc - 1) / tc, 0};
   if (a.H == 1 || a.stride_h == a.W * a.size) {  // contiguous planes: one row of H*W pixels

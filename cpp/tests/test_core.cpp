@@ -362,10 +362,11 @@ static void check_transpose(std::mt19937& rng, int64_t N, int64_t C, int64_t H, 
     const auto level = static_cast<SimdLevel>(li);
     if (!simd_level_supported(level)) continue;
     set_simd_level(level);
-    for (int64_t threshold : {int64_t{0}, int64_t{1} << 40}) {
-      set_stream_threshold(threshold);
-      std::vector<E> buf(want.size() + 64 / sizeof(E));
-      E* dst = aligned_at(buf.data(), 0);
+    // Streaming asked for on an aligned and a misaligned output (the kernel must refuse the latter).
+    for (int64_t threshold : {int64_t{0}, int64_t{1} << 40, int64_t{-1}}) {
+      set_stream_threshold(threshold < 0 ? 0 : threshold);
+      std::vector<E> buf(want.size() + 128 / sizeof(E));
+      E* dst = aligned_at(buf.data(), threshold < 0 ? sizeof(E) : 0);
       to_channels_last(base, dst, N, C, H, W, image * size, sc, sh, static_cast<int>(size));
       const bool ok = std::memcmp(dst, want.data(), want.size() * sizeof(E)) == 0;
       CHECK(ok);

@@ -47,8 +47,9 @@ struct AvgPoolArgs {
 
 // A planar array (N, C, H, W), element (n, c, h, w) at
 //   src + n*stride_n + c*stride_c + h*stride_h + w*size      (bytes, strides may be negative),
-// copied into the C-contiguous (N, H, W, C) array at dst. stream: non-temporal stores, allowed
-// only when dst is 64-byte aligned and C*size is a multiple of 64 (every store a whole line).
+// copied into the C-contiguous (N, H, W, C) array at dst. stream: non-temporal stores asked
+// for; the kernel uses them only when dst is 64-byte aligned and C*size is a multiple of 64
+// (every store a whole line), as the pooling kernels do for their outputs.
 struct TransposeArgs {
   const void* src = nullptr;
   void* dst = nullptr;
