@@ -110,6 +110,9 @@ DIRECT_AVG = [
     ((1, 6, 10, 24), (1, 3), 1, (0, 1)),
     ((1, 7, 9, 33), (3, 2), 1, (1, 0)),
     ((1, 6, 7, 256), 2, 1, 0),
+    ((2, 6, 11, 64), 2, 2, 0),  # pixel runs: a row's full windows in one call (<= 4 vectors)
+    ((1, 7, 12, 16), 3, 2, 1),  # pixel runs between padded edge windows
+    ((1, 5, 13, 48), (2, 3), (1, 3), (0, 1)),  # pixel runs, stride > kernel along W
 ]
 
 
@@ -403,3 +406,61 @@ def test_small_pixel_gather_nan_in_every_position(shape, k, s, p):
                 except AssertionError as e:
                     msg = f"simd={level}, value {special} at {flat}: {e}"
                     raise AssertionError(msg) from None
+
+
+# Register-blocked max over pixels of at most 4 vectors takes each row's full windows as one run
+# (AVX-512: float32 and every integer type, fused vpmax kernels); edge windows, windows that
+# lie wholly in the padding, dilation, ceil_mode and strides past the kernel around the runs.
+RUN_GEOMETRIES = [
+    ((2, 6, 11), 2, 2, 0, 1, False),
+    ((1, 7, 12), 3, 2, 1, 1, False),
+    ((1, 9, 14), 3, 1, 1, 1, False),
+    ((1, 8, 15), 3, 2, 2, 2, True),
+    ((2, 5, 13), (2, 3), (1, 3), (0, 1), 1, True),
+    ((1, 4, 5), 2, 2, 1, 1, True),  # last column window wholly in the padding
+]
+RUN_DTYPES = [np.float32, np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64]
+
+
+@pytest.mark.parametrize("dtype", RUN_DTYPES)
+@pytest.mark.parametrize(
+    "geom", RUN_GEOMETRIES, ids=[f"{g[0]}-k{g[1]}s{g[2]}p{g[3]}d{g[4]}c{int(g[5])}" for g in RUN_GEOMETRIES]
+)
+def test_max_pixel_runs(dtype, geom):
+    (n, h, w), k, s, p, d, ceil = geom
+    lanes = 64 // np.dtype(dtype).itemsize
+    for c in (lanes, 2 * lanes + 3, 4 * lanes, 4 * lanes + 1):  # 1-4 vectors, a tail, past 4
+        x = make_array((n, h, w, c), dtype, "special" if np.dtype(dtype).kind == "f" else "full", seed=c + h)
+        exp_v, exp_i = R.max_pool2d(x, k, s, p, d, ceil)
+        for level in each_simd_level():
+            v = nhwcpool.max_pool2d(x, k, s, p, dilation=d, ceil_mode=ceil)
+            R.assert_max_equal(v, exp_v)
+            v2, i2 = nhwcpool.max_pool2d(x, k, s, p, dilation=d, ceil_mode=ceil, return_indices=True)
+            R.assert_max_equal(v2, exp_v)
+            np.testing.assert_array_equal(i2, exp_i, err_msg=f"indices, simd={level}, C={c}")
+            for offset in (0, np.dtype(dtype).itemsize):  # 0: whole-line pixels are streamed
+                o = _misaligned_out(exp_v.shape, dtype, offset)
+                nhwcpool.max_pool2d(x, k, s, p, dilation=d, ceil_mode=ceil, out=o)
+                R.assert_max_equal(o, exp_v)
+
+
+AVG_RUN_GEOMETRIES = [g for g in RUN_GEOMETRIES if g[4] == 1]  # (average pooling has no dilation)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16])
+@pytest.mark.parametrize(
+    "geom", AVG_RUN_GEOMETRIES, ids=[f"{g[0]}-k{g[1]}s{g[2]}p{g[3]}c{int(g[5])}" for g in AVG_RUN_GEOMETRIES]
+)
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_avg_pixel_runs(dtype, geom, count_include_pad):
+    (n, h, w), k, s, p, _, ceil = geom
+    for c in (16, 40, 64, 65):  # float32 accumulators: 1-4 vectors, then past the run size
+        x = make_array((n, h, w, c), dtype, "dyadic", seed=c + h, avg_safe=True)
+        exp, absmean, ntaps = R.avg_pool2d(x, k, s, p, ceil, count_include_pad, None, None)
+        for level in each_simd_level():
+            got = nhwcpool.avg_pool2d(x, k, s, p, ceil_mode=ceil, count_include_pad=count_include_pad)
+            try:
+                R.assert_avg_close(got, exp, absmean, ntaps, dtype)
+            except AssertionError as e:
+                msg = f"simd={level}, C={c}: {e}"
+                raise AssertionError(msg) from None
