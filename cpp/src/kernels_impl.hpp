@@ -2032,8 +2032,8 @@ struct TapList {
   // Prefetch for the window last returned by window() or window_at() (pass its shift); see
   // kPrefetchDistance. Near the end of a row it runs on into the next output row's input rows,
   // which the next windows read first (rather than past this row's end, into a row the window
-  // already read): Zen 4, one thread, 2x2/s2 max over (16,112,112,32) 1.17 -> 0.89 ms, over
-  // (8,112,112,128) 1.70 -> 1.46 ms; the shorter the rows, the more of them went unprefetched.
+  // already read): Zen 4, one thread, 2x2/s2 max over (16,112,112,32) 1.34 -> 0.80 ms, over
+  // (8,112,112,128) 1.40 -> 1.29 ms; the shorter the rows, the more of them went unprefetched.
   void prefetch(i64 shift = 0) const {
     if (advance == 0 || ncols == 0) return;
     const i64 pos = (cols.p[0] + shift) * static_cast<i64>(sizeof(T)) + kPrefetchDistance;
@@ -2362,10 +2362,10 @@ NHWCPOOL_ALWAYS_INLINE inline void max_block_zmm(const Window<T>& win, i64 c0, i
   });
 }
 
-// A row's full windows (all taps in range) with at most one channel block per pixel, in one
-// call: the taps step by stride * C from window to window, so the per-pixel work is the
-// prefetch and the vectors themselves (Zen 4, one thread, from L2: 2x2/s2 over
-// (1,56,56,64) uint8 13.8 -> X us, float32 over 16 channels 12.7 -> X us). float32 and
+// A row's full windows (all taps in range) in one call, for pixels of at most 4 vectors (see
+// pixel_runs): the taps step by stride * C from window to window, so the per-pixel work is
+// the prefetch and the vectors themselves (Zen 4, one thread, from L2: 2x2/s2 over
+// (1,56,56,64) uint8 13.6 -> 4.4 us, float32 over 16 channels 7.1 -> 4.5 us). float32 and
 // integers; float16 keeps its per-pixel fallback (see max_h16_bits_zmm).
 template <class T, bool Stream>
 NHWCPOOL_NOINLINE void max_run_zmm(const TapList<T>& tl, Window<T> win, i64 step, i64 npx, i64 C, T* dst) {
