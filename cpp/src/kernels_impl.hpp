@@ -2651,7 +2651,8 @@ struct AvgDirect {
       }
 #ifdef NHWCPOOL_ZMM_BLOCKS
       if constexpr (Runs && (kF32 || kH16)) {
-        if (fe == fb && tl.nrows > 0 && wt.full_end - wt.full_begin > 1) {
+        if (fe == fb && a.out_dtype == (kF32 ? DType::f32 : DType::f16) && tl.nrows > 0 &&
+            wt.full_end - wt.full_begin > 1) {
           fb = wt.full_begin;
           fe = wt.full_end;
           const Window<T> win = tl.window_at(g, wt, fb);
@@ -2746,7 +2747,7 @@ bool use_direct(const Geometry& g) {
 template <class T, class A>
 bool pixel_runs(const Geometry& g, Reduction red) {
   constexpr bool max_types = std::is_same<T, float>::value || std::is_integral<T>::value;
-  constexpr bool avg_types = std::is_same<T, float>::value || std::is_same<T, half_t>::value;
+  constexpr bool avg_types = (std::is_same<T, float>::value || std::is_same<T, half_t>::value) && std::is_same<A, float>::value;
   if (!kZmmBlocks || !(red == Reduction::max ? max_types : avg_types)) return false;
   return g.C <= block_of<A>() / 2 && !TapList<T>::use_wide(g, red);
 }
@@ -2787,11 +2788,7 @@ template <class T, class A, class M>
 void run_avg(const AvgPoolArgs& a) {
   RangeFn fn = &Avg<T, A, M>::run;
   if (use_direct<A>(a.geo)) {
-    // The fused average kernels: float32 and float16 sums in float32, written in the input's dtype.
-    const DType same = std::is_same<T, float>::value ? DType::f32 : DType::f16;
-    const bool fused = std::is_same<A, float>::value && std::is_same<M, float>::value && a.out_dtype == same;
-    fn = fused && pixel_runs<T, A>(a.geo, Reduction::avg) ? &AvgDirect<T, A, M, true>::run
-                                                          : &AvgDirect<T, A, M, false>::run;
+    fn = pixel_runs<T, A>(a.geo, Reduction::avg) ? &AvgDirect<T, A, M, true>::run : &AvgDirect<T, A, M, false>::run;
   }
   parallel_for(a.geo.N * a.geo.OH, work_estimate(a.geo), a.threads, fn, &a);
 }
