@@ -159,6 +159,8 @@ struct MaxOp {
   static inline A first(A v) {
     return v;
   }
+  template <class A>
+  static inline A identity();  // lowest_value<A>(), defined below
 };
 struct SumOp {
   template <class A>
@@ -169,6 +171,10 @@ struct SumOp {
   template <class A>
   static inline A first(A v) {
     return A(0) + v;
+  }
+  template <class A>
+  static inline A identity() {
+    return A(0);
   }
 };
 
@@ -195,6 +201,10 @@ template <class A>
 inline A lowest_value() {
   return std::numeric_limits<A>::has_infinity ? -std::numeric_limits<A>::infinity()
                                               : std::numeric_limits<A>::lowest();
+}
+template <class A>
+inline A MaxOp::identity() {
+  return lowest_value<A>();
 }
 
 template <class T> struct MaxAccOf { using type = T; };
@@ -566,17 +576,22 @@ void reduce_rows(const T* const* rows, i64 nrows, A* NHWCPOOL_RESTRICT dst, i64 
 // Below this many bytes per pixel the per-window channel loop is too short to vectorize well,
 // so the reduction runs over shifted W*C vectors instead.
 constexpr i64 kSmallPixelBytes = 64;
-// Windows from this size on (stride 1) take the running-max passes: 3 operations per output
-// instead of k - 1.
+// Windows from this size on (stride 1) take the running passes (max or sum): 3 operations
+// per output instead of k - 1.
 constexpr i64 kVhgwMinKernel = 4;
 
-// Running max along one axis in O(1) per output whatever the window (van Herk / Gil-Werman,
-// as in image morphology and oneDNN's notes on large pooling windows): for stride 1 and no
-// dilation, cut the padded axis into blocks of k; each window [o, o+k) covers the tail of one
-// block and the head of the next, so its max is max(suffix[o], prefix[o+k-1]). Elements are
-// `C`-wide vectors (pixels or whole rows). Ties and NaNs resolve exactly as the sequential
-// scan does: the first of equal values, the last NaN (suffix and prefix each keep that rule,
-// and the suffix part comes first). Positions in the padding hold lowest_value, the identity.
+// Running max (or sum) along one axis in O(1) per output whatever the window (van Herk /
+// Gil-Werman, as in image morphology and oneDNN's notes on large pooling windows): for stride
+// 1 and no dilation, cut the padded axis into blocks of k; each window [o, o+k) covers the
+// tail of one block and the head of the next, so its max is max(suffix[o], prefix[o+k-1]).
+// Elements are `C`-wide vectors (pixels or whole rows). Ties and NaNs resolve exactly as the
+// sequential scan does: the first of equal values, the last NaN (suffix and prefix each keep
+// that rule, and the suffix part comes first). Positions in the padding hold Op's identity
+// (lowest_value for max, 0 for sums).
+// The same blocks give sums with no subtraction: unlike a running sum (add the new element,
+// subtract the old), nothing cancels, so a window's error is that of an ordinary summation in
+// another order (a large value leaving the window leaves no residue, and inf - inf never
+// makes a NaN), and the sign of a zero sum comes out as PyTorch's (0 + ...).
 inline bool vhgw_applies(const AxisParams& ax, i64 n) {
   return ax.stride == 1 && ax.dilation == 1 && ax.kernel >= kVhgwMinKernel && ax.kernel <= n;
 }
@@ -586,16 +601,26 @@ inline void combine3(A* NHWCPOOL_RESTRICT dst, const A* NHWCPOOL_RESTRICT a, con
   for (i64 i = 0; i < n; ++i) dst[i] = Op::f(a[i], b[i]);
 }
 
+// dst = Op(a, b) (b: nullptr for none), started as a sequential scan is (Op::first: 0 + a).
+template <class Op, class A>
+inline void combine_out(A* NHWCPOOL_RESTRICT dst, const A* NHWCPOOL_RESTRICT a, const A* NHWCPOOL_RESTRICT b, i64 n) {
+  if (b == nullptr) {
+    for (i64 i = 0; i < n; ++i) dst[i] = Op::first(a[i]);
+  } else {
+    for (i64 i = 0; i < n; ++i) dst[i] = Op::f(Op::first(a[i]), b[i]);
+  }
+}
+
 // One axis of length n (elements of C values at src(x)), output length OW, padding pad_begin.
 // pre and suf: scratch of (OW + k - 1) * C each. Writes output o at out + o * C.
-template <class A, class Src>
+template <class Op, class A, class Src>
 void vhgw_axis(Src src, i64 n, i64 k, i64 pad, i64 OW, i64 C, A* NHWCPOOL_RESTRICT out,
                A* NHWCPOOL_RESTRICT pre, A* NHWCPOOL_RESTRICT suf) {
   const i64 L = OW + k - 1;  // padded positions any window touches
-  const A lo = lowest_value<A>();
+  const A id = Op::template identity<A>();
   for (i64 b0 = 0; b0 < L; b0 += k) {
     const i64 b1 = b0 + k < L ? b0 + k : L;
-    for (i64 u = b0; u < b1; ++u) {  // prefix max within the block
+    for (i64 u = b0; u < b1; ++u) {  // prefix within the block
       A* d = pre + u * C;
       const i64 x = u - pad;
       const bool in = x >= 0 && x < n;
@@ -603,15 +628,15 @@ void vhgw_axis(Src src, i64 n, i64 k, i64 pad, i64 OW, i64 C, A* NHWCPOOL_RESTRI
         if (in) {
           copy_from(d, src(x), C);
         } else {
-          fill(d, lo, C);
+          fill(d, id, C);
         }
       } else if (in) {
-        combine3<MaxOp>(d, d - C, src(x), C);
+        combine3<Op>(d, d - C, src(x), C);
       } else {
         std::memcpy(d, d - C, static_cast<std::size_t>(C) * sizeof(A));
       }
     }
-    for (i64 u = b1 - 1; u >= b0; --u) {  // suffix max within the block
+    for (i64 u = b1 - 1; u >= b0; --u) {  // suffix within the block
       A* d = suf + u * C;
       const i64 x = u - pad;
       const bool in = x >= 0 && x < n;
@@ -619,21 +644,17 @@ void vhgw_axis(Src src, i64 n, i64 k, i64 pad, i64 OW, i64 C, A* NHWCPOOL_RESTRI
         if (in) {
           copy_from(d, src(x), C);
         } else {
-          fill(d, lo, C);
+          fill(d, id, C);
         }
       } else if (in) {
-        combine3<MaxOp>(d, src(x), d + C, C);
+        combine3<Op>(d, src(x), d + C, C);
       } else {
         std::memcpy(d, d + C, static_cast<std::size_t>(C) * sizeof(A));
       }
     }
   }
   for (i64 o = 0; o < OW; ++o) {
-    if (o % k == 0) {
-      std::memcpy(out + o * C, suf + o * C, static_cast<std::size_t>(C) * sizeof(A));
-    } else {
-      combine3<MaxOp>(out + o * C, suf + o * C, pre + (o + k - 1) * C, C);
-    }
+    combine_out<Op>(out + o * C, suf + o * C, o % k == 0 ? nullptr : pre + (o + k - 1) * C, C);
   }
 }
 
@@ -907,12 +928,10 @@ void horizontal(const A* NHWCPOOL_RESTRICT row, A* NHWCPOOL_RESTRICT out, const 
                 const AxisTable& wt, A* NHWCPOOL_RESTRICT sh, A empty, const A** taps,
                 A* vh = nullptr, const SmallGather* gather = nullptr) {
   const i64 C = g.C, OW = g.OW, kw = g.w.kernel, dw = g.w.dilation;
-  if constexpr (std::is_same<Op, MaxOp>::value) {
-    if (vh != nullptr) {  // caller checked vhgw_applies(g.w, g.W); vh holds 2 * (OW + kw - 1) * C
-      const i64 L = OW + kw - 1;
-      vhgw_axis<A>([row, C](i64 x) { return row + x * C; }, g.W, kw, g.w.pad_begin, OW, C, out, vh, vh + L * C);
-      return;
-    }
+  if (vh != nullptr) {  // caller checked vhgw_applies(g.w, g.W); vh holds 2 * (OW + kw - 1) * C
+    const i64 L = OW + kw - 1;
+    vhgw_axis<Op, A>([row, C](i64 x) { return row + x * C; }, g.W, kw, g.w.pad_begin, OW, C, out, vh, vh + L * C);
+    return;
   }
   i64 fb = wt.full_begin, fe = wt.full_end;
   const bool small = sh != nullptr && fe > fb && C * static_cast<i64>(sizeof(A)) < kSmallPixelBytes;
@@ -1037,12 +1056,12 @@ inline bool fused_rows(const SmallGather& gs, const Geometry& g, const AxisTable
 // ---------------------------------------------------------------------------------------------
 // Max pooling, values only.
 
-// Vertical running max (vhgw_axis along H) over one task's output rows, taken in order:
-// holds the suffix maxima of the current block of k padded rows (k rows of W*C) and the
-// prefix max of the next block so far. Used while k rows fit kVhgwScratchBytes; beyond that
-// the O(k) row passes run instead, with O(W*C) scratch.
+// Vertical running max or sum (vhgw_axis along H) over one task's output rows, taken in
+// order: holds the suffixes of the current block of k padded rows (k rows of W*C) and the
+// prefix of the next block so far. Used while k rows fit kVhgwScratchBytes; beyond that the
+// O(k) row passes run instead, with O(W*C) scratch. T: the input's type, A: the accumulator's.
 constexpr i64 kVhgwScratchBytes = i64{4} << 20;
-template <class A>
+template <class Op, class A, class T = A>
 class VerticalVhgw {
  public:
   VerticalVhgw(const Geometry& g, bool on)
@@ -1053,7 +1072,7 @@ class VerticalVhgw {
                    static_cast<double>(sizeof(A)) <=
                static_cast<double>(kVhgwScratchBytes);
   }
-  // Max over padded rows [oh, oh + k) of image n; may return a pointer into its own scratch.
+  // Op over padded rows [oh, oh + k) of image n; may return a pointer into its own scratch.
   const A* row(const InputView& in, const Geometry& g, i64 n, i64 oh, A* NHWCPOOL_RESTRICT out) {
     const i64 b = oh / k_, j = oh - b * k_;
     if (n != n_ || b != b_ || j < plen_ || j < sfirst_) {  // rows come in order; else start over
@@ -1067,41 +1086,44 @@ class VerticalVhgw {
     }
     if (j == 0) return suf_.p;
     while (plen_ < j) {  // prefix of block b+1 up to padded row (b+1)k + j - 1
-      const A* src = input(in, g, n, (b + 1) * k_ + plen_);
+      const T* src = input(in, g, n, (b + 1) * k_ + plen_);
       if (plen_ == 0) {
         if (src) {
-          std::memcpy(pre_.p, src, static_cast<std::size_t>(wc_) * sizeof(A));
+          copy_from(pre_.p, src, wc_);
         } else {
-          fill(pre_.p, lowest_value<A>(), wc_);
+          fill(pre_.p, Op::template identity<A>(), wc_);
         }
       } else if (src) {
-        combine<MaxOp>(pre_.p, src, wc_);
+        combine_from<Op>(pre_.p, src, wc_);
       }
       ++plen_;
     }
-    combine3<MaxOp>(out, suf_.p + j * wc_, pre_.p, wc_);
+    combine3<Op>(out, suf_.p + j * wc_, pre_.p, wc_);
     return out;
   }
 
  private:
-  const A* input(const InputView& in, const Geometry& g, i64 n, i64 u) const {
+  const T* input(const InputView& in, const Geometry& g, i64 n, i64 u) const {
     const i64 x = u - g.h.pad_begin;
-    return x >= 0 && x < g.H ? input_row<A>(in, n, x) : nullptr;
+    return x >= 0 && x < g.H ? input_row<T>(in, n, x) : nullptr;
   }
   void build_suffix(const InputView& in, const Geometry& g, i64 n, i64 b, i64 jfirst) {
     for (i64 jj = k_ - 1; jj >= jfirst; --jj) {
       A* d = suf_.p + jj * wc_;
-      const A* src = input(in, g, n, b * k_ + jj);
+      const T* src = input(in, g, n, b * k_ + jj);
       if (jj == k_ - 1) {
         if (src) {
-          std::memcpy(d, src, static_cast<std::size_t>(wc_) * sizeof(A));
+          copy_from(d, src, wc_);
         } else {
-          fill(d, lowest_value<A>(), wc_);
+          fill(d, Op::template identity<A>(), wc_);
         }
-      } else if (src) {
-        combine3<MaxOp>(d, src, d + wc_, wc_);
-      } else {
+      } else if (!src) {
         std::memcpy(d, d + wc_, static_cast<std::size_t>(wc_) * sizeof(A));
+      } else if constexpr (std::is_same<A, T>::value) {
+        combine3<Op>(d, src, d + wc_, wc_);
+      } else {
+        copy_from(d, src, wc_);  // Op(src, d + wc_): the earlier row first
+        combine<Op>(d, d + wc_, wc_);
       }
     }
   }
@@ -1127,8 +1149,8 @@ struct MaxPlain {
     // kernel <= W, so this is at most 4 * W * C. (Small float pixels gather instead.)
     const bool vh_w = vhgw_applies(g.w, g.W) && !gather;
     Scratch<A> vh(vh_w ? 2 * (g.OW + g.w.kernel - 1) * g.C : 0);
-    const bool vh_h = kSame && VerticalVhgw<A>::applies(g);
-    VerticalVhgw<A> vrun(g, vh_h);
+    const bool vh_h = kSame && VerticalVhgw<MaxOp, A>::applies(g);
+    VerticalVhgw<MaxOp, A> vrun(g, vh_h);
     const bool fused = std::is_same<T, float>::value && gather && !vh_h && fused_rows(gs, g, *a.wtab);
     const i64 nsteps = fused ? gs.plan_size(g.OW) : 0;
     Scratch<SmallGather::Step> steps(nsteps);
@@ -1488,7 +1510,13 @@ struct Avg {
     Scratch<M> meanbuf(direct_out ? 0 : OWC);
     RowDivisors<M> divs(g);
     const SmallGather gs(g);
-    const bool fused = std::is_same<T, float>::value && std::is_same<A, float>::value && fused_rows(gs, g, wt);
+    const bool gather = std::is_same<A, float>::value && gs.ok();
+    // Large stride-1 windows: running sums (see vhgw_axis), as the max's passes.
+    const bool vh_w = vhgw_applies(g.w, g.W) && !gather;
+    Scratch<A> vh(vh_w ? 2 * (g.OW + g.w.kernel - 1) * C : 0);
+    const bool vh_h = VerticalVhgw<SumOp, A, T>::applies(g);
+    VerticalVhgw<SumOp, A, T> vrun(g, vh_h);
+    const bool fused = std::is_same<T, float>::value && gather && !vh_h && fused_rows(gs, g, wt);
     const i64 nsteps = fused ? gs.plan_size(g.OW) : 0;
     Scratch<SmallGather::Step> steps(nsteps);
     const i64 nfull = fused ? gs.plan(steps.p, WC, wt.first[0], g.OW, OWC) : 0;
@@ -1507,8 +1535,8 @@ struct Avg {
           gs.run_planned<SumOp>(steps.p, nfull, nsteps, rowp.p, hc, sum.p);
         }
       } else {
-        const A* rp = vertical<SumOp, A, T>(a.in, g, ht, n, oh, rowbuf.p, rowp.p);
-        horizontal<SumOp>(rp, sum.p, g, wt, sh.p, A(0), colp.p, static_cast<A*>(nullptr), &gs);
+        const A* rp = vh_h ? vrun.row(a.in, g, n, oh, rowbuf.p) : vertical<SumOp, A, T>(a.in, g, ht, n, oh, rowbuf.p, rowp.p);
+        horizontal<SumOp>(rp, sum.p, g, wt, sh.p, A(0), colp.p, vh_w ? vh.p : nullptr, &gs);
       }
       divs.set_row(a, oh);
       divs.apply_row(sum.p, mean, C);
