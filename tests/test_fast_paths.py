@@ -29,12 +29,16 @@ CASES = [
     ((1, 6, 10, 24), (1, 3), 1, (0, 1)),  # sliding window, one row
     ((1, 7, 9, 33), (3, 2), 1, (1, 0)),  # sliding window, 2 columns
     ((1, 6, 7, 256), 2, 1, 0),  # register-blocked direct, 2x2/s1
-    ((1, 11, 9, 96), 5, 1, 2),  # separable, 5x5/s1
+    ((1, 11, 9, 96), 5, 1, 2),  # separable, 5x5/s1 (float32: column slide)
     ((1, 12, 12, 72), 13, 1, 6),  # separable, kernel larger than the image
     ((2, 13, 14, 72), 13, 1, 6),  # running max (van Herk/Gil-Werman) on both axes
     ((2, 7, 23, 5), 6, 1, 3),  # running max, small C
     ((1, 16, 17, 40), (4, 7), 1, (2, 3)),  # running max, different windows per axis
     ((3, 9, 30, 64), (5, 9), 1, 0),  # running max, no padding, several blocks per row
+    ((2, 9, 12, 20), (5, 4), 1, (2, 1)),  # column slide (float32): 4 columns, a 4-lane channel tail
+    ((1, 10, 14, 33), 8, 1, 4),  # column slide: 8 columns and rows, most windows at an edge
+    ((2, 12, 11, 48), (3, 6), (2, 1), (1, 3)),  # column slide, rows with stride 2
+    ((1, 6, 40, 16), (2, 7), 1, (1, 3)),  # column slide, one pixel per vector
     ((3, 9, 9, 3), 2, 2, 0),  # small C, shifted W*C vectors (float32: permute gather)
     ((2, 8, 8, 6), 2, 2, 0),  # float32 gather straight from the input rows
     ((2, 11, 37, 3), 3, 2, 1),  # gather over the row buffer (padding), edge windows apart
@@ -464,3 +468,13 @@ def test_avg_pixel_runs(dtype, geom, count_include_pad):
             except AssertionError as e:
                 msg = f"simd={level}, C={c}: {e}"
                 raise AssertionError(msg) from None
+
+
+@pytest.mark.parametrize("dilation", [(2, 1), (3, 1)])
+def test_column_slide_with_dilated_rows(dilation):
+    # The column slide takes any window rows (only W must be stride 1, undilated): dilation
+    # along H, with edge windows and every SIMD level.
+    x = make_array((2, 13, 15, 40), np.float32, "special", seed=7)
+    exp_v, _ = R.max_pool2d(x, (3, 5), 1, (2, 2), dilation=dilation)
+    for _level in each_simd_level():
+        R.assert_max_equal(nhwcpool.max_pool2d(x, (3, 5), 1, (2, 2), dilation=dilation), exp_v)
