@@ -478,3 +478,30 @@ def test_column_slide_with_dilated_rows(dilation):
     exp_v, _ = R.max_pool2d(x, (3, 5), 1, (2, 2), dilation=dilation)
     for _level in each_simd_level():
         R.assert_max_equal(nhwcpool.max_pool2d(x, (3, 5), 1, (2, 2), dilation=dilation), exp_v)
+
+
+@pytest.mark.parametrize("count_include_pad", [True, False])
+def test_float64_sums_narrowed_to_float32_are_within_half_an_ulp(count_include_pad):
+    # Windows over 64 cells sum float32 in float64, and the float32 mean is sum * (1/d):
+    # within half a float32 ulp of the exact mean (a tie of float32 may round either way).
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal((2, 15, 16, 20)) * 10.0 ** rng.integers(-3, 4, (2, 15, 16, 20))).astype(
+        np.float32
+    )
+    x64 = x.astype(np.float64)
+    pad = np.zeros((2, 27, 28, 20))
+    pad[:, 6:21, 6:22] = x64
+    inside = np.zeros((27, 28))
+    inside[6:21, 6:22] = 1
+    exact = np.zeros((2, 15, 16, 20))
+    count = np.zeros((15, 16))
+    for i in range(13):
+        for j in range(13):
+            exact += pad[:, i : i + 15, j : j + 16]
+            count += inside[i : i + 15, j : j + 16]
+    exact /= (np.full((15, 16), 169.0) if count_include_pad else count)[..., None]
+    for _level in each_simd_level():
+        got = nhwcpool.avg_pool2d(x, 13, 1, 6, count_include_pad=count_include_pad)
+        assert got.dtype == np.float32
+        err = np.abs(got.astype(np.float64) - exact)
+        assert np.all(err <= 0.5 * np.spacing(np.abs(got)).astype(np.float64) * (1 + 1e-6))
