@@ -1847,18 +1847,18 @@ struct MaxPlain {
     Scratch<const A*> colp(g.taps_w);
     const SmallGather gs(g);
     const bool gather = std::is_same<A, float>::value && gs.ok();
+    const AxisTable& wt = *a.wtab;
+    const bool cols = std::is_same<T, float>::value && uses_slide_cols(g, true) && wt.full_end > wt.full_begin;
     // kernel <= W, so this is at most 4 * W * C. (Small float pixels gather instead.)
-    const bool vh_w = vhgw_applies(g.w, g.W) && !gather;
+    const bool vh_w = vhgw_applies(g.w, g.W) && !gather && !cols;
     Scratch<A> vh(vh_w ? 2 * (g.OW + g.w.kernel - 1) * g.C : 0);
-    const bool vh_h = kSame && VerticalVhgw<MaxOp, A>::applies(g);
+    const bool vh_h = kSame && !cols && VerticalVhgw<MaxOp, A>::applies(g);
     VerticalVhgw<MaxOp, A> vrun(g, vh_h);
     const bool fused = std::is_same<T, float>::value && gather && !vh_h && fused_rows(gs, g, *a.wtab);
     const i64 nsteps = fused ? gs.plan_size(g.OW) : 0;
     Scratch<SmallGather::Step> steps(nsteps);
     const i64 nfull = fused ? gs.plan(steps.p, WC, a.wtab->first[0], g.OW, OWC) : 0;
     const ShortRowPrefetch pf(a.in, g, static_cast<const T*>(nullptr));
-    const AxisTable& wt = *a.wtab;
-    const bool cols = std::is_same<T, float>::value && uses_slide_cols(g, true) && wt.full_end > wt.full_begin;
     Scratch<float> ring(cols ? g.w.kernel * g.C : 0);
     for (i64 r = begin; r < end; ++r) {
       const i64 n = r / g.OH, oh = r - n * g.OH;
@@ -1908,18 +1908,18 @@ struct Avg {
     RowDivisors<M> divs(g);
     const SmallGather gs(g);
     const bool gather = std::is_same<A, float>::value && gs.ok();
+    constexpr bool kF32 = std::is_same<T, float>::value && std::is_same<A, float>::value && std::is_same<M, float>::value;
+    const bool cols = kF32 && a.out_dtype == DType::f32 && uses_slide_cols(g, false) && wt.full_end > wt.full_begin;
     // Large stride-1 windows: running sums (see vhgw_axis), as the max's passes.
-    const bool vh_w = vhgw_applies(g.w, g.W) && !gather;
+    const bool vh_w = vhgw_applies(g.w, g.W) && !gather && !cols;
     Scratch<A> vh(vh_w ? 2 * (g.OW + g.w.kernel - 1) * C : 0);
-    const bool vh_h = VerticalVhgw<SumOp, A, T>::applies(g);
+    const bool vh_h = !cols && VerticalVhgw<SumOp, A, T>::applies(g);
     VerticalVhgw<SumOp, A, T> vrun(g, vh_h);
     const bool fused = std::is_same<T, float>::value && gather && !vh_h && fused_rows(gs, g, wt);
     const i64 nsteps = fused ? gs.plan_size(g.OW) : 0;
     Scratch<SmallGather::Step> steps(nsteps);
     const i64 nfull = fused ? gs.plan(steps.p, WC, wt.first[0], g.OW, OWC) : 0;
     const ShortRowPrefetch pf(a.in, g, static_cast<const T*>(nullptr));
-    constexpr bool kF32 = std::is_same<T, float>::value && std::is_same<A, float>::value && std::is_same<M, float>::value;
-    const bool cols = kF32 && a.out_dtype == DType::f32 && uses_slide_cols(g, false) && wt.full_end > wt.full_begin;
     Scratch<float> ring(cols ? g.w.kernel * C : 0);
     for (i64 r = begin; r < end; ++r) {
       const i64 n = r / g.OH, oh = r - n * g.OH;
