@@ -505,3 +505,14 @@ def test_float64_sums_narrowed_to_float32_are_within_half_an_ulp(count_include_p
         assert got.dtype == np.float32
         err = np.abs(got.astype(np.float64) - exact)
         assert np.all(err <= 0.5 * np.spacing(np.abs(got)).astype(np.float64) * (1 + 1e-6))
+
+
+def test_float64_sums_narrowed_to_float32_direct_path():
+    # The same rule on the direct (per window) path: 9x9/s9 windows over 64 channels.
+    rng = np.random.default_rng(6)
+    x = rng.standard_normal((2, 18, 18, 64)).astype(np.float32) * np.float32(1e3)
+    exact = x.astype(np.float64).reshape(2, 2, 9, 2, 9, 64).sum(axis=(2, 4)) / 81.0
+    for _level in each_simd_level():
+        got = nhwcpool.avg_pool2d(x, 9, 9)
+        err = np.abs(got.astype(np.float64) - exact)
+        assert np.all(err <= 0.5 * np.spacing(np.abs(got)).astype(np.float64) * (1 + 1e-6))

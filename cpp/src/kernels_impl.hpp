@@ -1386,6 +1386,12 @@ inline bool all_finite(const float* v, i64 n) {
   return f.take();
 }
 
+// Whether means computed as M and stored as `out` are rounded again (see Divisor::apply).
+template <class M>
+inline bool narrowed(DType out) {
+  return std::is_same<M, double>::value && (out == DType::f32 || out == DType::f16);
+}
+
 // The divisors of one output row, rebuilt only when the row's vertical count changes.
 template <class M>
 class RowDivisors {
@@ -1448,7 +1454,7 @@ void avg_row_float64(const AvgPoolArgs& a, i64 n, i64 oh, void* orow) {
     const Divisor<double> div(a.divisor_override != 0
                                   ? a.divisor_override
                                   : dh * (a.count_include_pad ? wt.padded_count[owi] : wt.count[owi]));
-    div.apply(sum.p, mean.p, C);
+    div.apply(sum.p, mean.p, C, narrowed<double>(a.out_dtype));
     store_convert(mean.p, static_cast<char*>(orow) + ow * C * osize, a.out_dtype, C);
   }
 }
@@ -1902,7 +1908,7 @@ struct Avg {
     Scratch<A> rowbuf(WC), sh(WC), sum(OWC);
     Scratch<const T*> rowp(g.taps_h);
     Scratch<const A*> colp(g.taps_w);
-    const bool narrow = std::is_same<M, double>::value && (a.out_dtype == DType::f32 || a.out_dtype == DType::f16);
+    const bool narrow = narrowed<M>(a.out_dtype);
     const bool narrow32 = narrow && a.out_dtype == DType::f32;
     Scratch<M> meanbuf(direct_out || narrow32 ? 0 : OWC);
     RowDivisors<M> divs(g);
@@ -2864,6 +2870,7 @@ struct AvgDirect {
     A* acc = tl.wide ? wacc.p : sacc;
     M* mean = means.p;
     RowDivisors<M> divs(g);
+    const bool narrow = narrowed<M>(a.out_dtype);
     constexpr bool kF32 = std::is_same<T, float>::value && std::is_same<A, float>::value && std::is_same<M, float>::value;
     constexpr bool kH16 = std::is_same<T, half_t>::value && std::is_same<A, float>::value && std::is_same<M, float>::value;
     const bool sliding = kF32 && a.out_dtype == DType::f32 && !tl.wide && slide_applies(g);
@@ -2955,7 +2962,7 @@ struct AvgDirect {
               div.apply(acc, reinterpret_cast<M*>(o) + c0, cb);
             }
           } else {
-            div.apply(acc, mean, cb);
+            div.apply(acc, mean, cb, narrow);
             store_convert(mean, o + c0 * osize, a.out_dtype, cb);
           }
         }
