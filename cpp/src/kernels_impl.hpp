@@ -1689,6 +1689,10 @@ inline void g_store_full(float* p, GVec v, bool stream) {
 inline bool g_any_nan(GVec v) { return _mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)) != 0; }
 #endif
 
+// A scan's first element, as s_first: sums start from 0 (0 + -0 is +0).
+inline GVec g_first(MaxOp, GVec v) { return v; }
+inline GVec g_first(SumOp, GVec v) { return g_op(SumOp{}, g_zero(), v); }
+
 template <class Op, int K, SlideDiv D>
 bool slide_cols_kd(const float* const* rows, i64 R, i64 W, i64 C, i64 col0, i64 nout, float* NHWCPOOL_RESTRICT out,
                    const Divisor<float>* div, float* NHWCPOOL_RESTRICT ring, bool stream) {
@@ -1702,8 +1706,7 @@ bool slide_cols_kd(const float* const* rows, i64 R, i64 W, i64 C, i64 col0, i64 
   // Column x over the R rows, lanes [c, c + n) (n >= kGL: a full vector).
   auto column = [&](bool in, i64 c, i64 n) {
     if (!in) return identity;  // padding
-    GVec t = g_op(SumOp{}, g_zero(), g_load(rx[0] + c, n));
-    if constexpr (std::is_same<Op, MaxOp>::value) t = g_load(rx[0] + c, n);
+    GVec t = g_first(Op{}, g_load(rx[0] + c, n));
     for (i64 q = 1; q < R; ++q) t = g_op(Op{}, t, g_load(rx[q] + c, n));
     return t;
   };
@@ -1729,18 +1732,9 @@ bool slide_cols_kd(const float* const* rows, i64 R, i64 W, i64 C, i64 col0, i64 
     auto window = [&](i64 c, i64 n) {
       const GVec cs = column(in, c, n);
       if (slot != nullptr) g_store(slot + c, cs, n, false);
-      GVec acc;
-      if constexpr (std::is_same<Op, MaxOp>::value) {
-        GVec t[K];
-        for (int k = 0; k + 1 < K; ++k) t[k] = g_load(sp[k] + c, n);
-        t[K - 1] = cs;
-        acc = t[0];
-        for (int k = 1; k < K; ++k) acc = g_op(Op{}, acc, t[k]);
-      } else {
-        acc = g_op(SumOp{}, g_zero(), g_load(sp[0] + c, n));
-        for (int k = 1; k + 1 < K; ++k) acc = g_op(Op{}, acc, g_load(sp[k] + c, n));
-        acc = g_op(Op{}, acc, cs);
-      }
+      GVec acc = g_first(Op{}, g_load(sp[0] + c, n));
+      for (int k = 1; k + 1 < K; ++k) acc = g_op(Op{}, acc, g_load(sp[k] + c, n));
+      acc = g_op(Op{}, acc, cs);
       if constexpr (D != SlideDiv::none) bad = g_op(SumOp{}, bad, g_sub(acc, acc));
       if constexpr (D == SlideDiv::mul) acc = g_mul(acc, inv);
       if constexpr (D == SlideDiv::div) acc = g_div(acc, dv);
