@@ -35,6 +35,8 @@ CASES = [
     ((2, 7, 23, 5), 6, 1, 3),  # running max, small C
     ((1, 16, 17, 40), (4, 7), 1, (2, 3)),  # running max, different windows per axis
     ((3, 9, 30, 64), (5, 9), 1, 0),  # running max, no padding, several blocks per row
+    ((1, 6, 30, 136), (2, 9), 1, (1, 4)),  # running passes along W only: 64-channel chunks, 8-lane tail
+    ((2, 11, 12, 24), 10, 1, 5),  # running passes, one vector and a half-vector tail per pixel
     ((2, 9, 12, 20), (5, 4), 1, (2, 1)),  # column slide (float32): 4 columns, a 4-lane channel tail
     ((1, 10, 14, 33), 8, 1, 4),  # column slide: 8 columns and rows, most windows at an edge
     ((2, 12, 11, 48), (3, 6), (2, 1), (1, 3)),  # column slide, rows with stride 2

@@ -1074,6 +1074,19 @@ class VerticalVhgw {
   }
   // Op over padded rows [oh, oh + k) of image n; may return a pointer into its own scratch.
   const A* row(const InputView& in, const Geometry& g, i64 n, i64 oh, A* NHWCPOOL_RESTRICT out) {
+    A* b = nullptr;
+    const A* a = parts(in, g, n, oh, &b, nullptr);
+    if (b == nullptr) return a;
+    combine3<Op>(out, a, b, wc_);
+    return out;
+  }
+  // The same row as its two parts, Op(a, *b) element-wise (*b: nullptr when a is the row):
+  // the suffix of block oh / k from row oh, and the prefix of the next block (pointers into
+  // this object's scratch, valid until the next call). With `add` (only where T is A), the
+  // prefix's last input row may be left to the caller: *add is then that row (else nullptr),
+  // and the caller must do *b = Op(*b, *add) element-wise before using *b.
+  const A* parts(const InputView& in, const Geometry& g, i64 n, i64 oh, A** b_out, const T** add) {
+    if (add != nullptr) *add = nullptr;
     const i64 b = oh / k_, j = oh - b * k_;
     if (n != n_ || b != b_ || j < plen_ || j < sfirst_) {  // rows come in order; else start over
       // Only the suffixes from j on: a task that starts inside a block (the second of two
@@ -1084,6 +1097,7 @@ class VerticalVhgw {
       plen_ = 0;
       sfirst_ = j;
     }
+    *b_out = nullptr;
     if (j == 0) return suf_.p;
     while (plen_ < j) {  // prefix of block b+1 up to padded row (b+1)k + j - 1
       const T* src = input(in, g, n, (b + 1) * k_ + plen_);
@@ -1094,12 +1108,16 @@ class VerticalVhgw {
           fill(pre_.p, Op::template identity<A>(), wc_);
         }
       } else if (src) {
-        combine_from<Op>(pre_.p, src, wc_);
+        if (add != nullptr && plen_ + 1 == j) {
+          *add = src;
+        } else {
+          combine_from<Op>(pre_.p, src, wc_);
+        }
       }
       ++plen_;
     }
-    combine3<Op>(out, suf_.p + j * wc_, pre_.p, wc_);
-    return out;
+    *b_out = pre_.p;
+    return suf_.p + j * wc_;
   }
 
  private:
@@ -1797,8 +1815,114 @@ bool slide_cols_row(const float* const* rows, i64 R, const Geometry& g, const Ax
   for (i64 o = fe; o < g.OW; ++o) windows(o, 1);
   return finite;
 }
+
+// The running passes of both axes (vhgw_axis along H, then along W) for one output row, fused
+// per channel vector: the row's value at column x is Op(a[x], b[x]) (the vertical pass's
+// block suffix and prefix; b: nullptr for a suffix alone, or a: a finished row), taken one
+// vector of channels at a time into two L1 buffers (the column's values and its block
+// suffixes), from which the output row is formed with the block prefix running in a register.
+// Same operations in the same order as vhgw_axis after the vertical combine3, so the same
+// bits; but the W*C row the vertical pass wrote, and the horizontal pass's two (OW+k-1)*C
+// prefix and suffix arrays, are never written to L2 and read back. vbuf: 2 * (OW + k - 1) *
+// kVhgwFusedLanes floats. The next block's prefix may also take its newest input row here
+// (`add`, see VerticalVhgw::parts), saving a pass over W*C (1.05-1.1x).
+// (Zen 4, one thread, C++ harness medians of alternated runs, max: 13x13/s1/p6 over
+// (1,40,40,512) 0.41 -> 0.25 ms, 7x7/s1/p3 0.39 -> 0.24 ms, 9x9/s1/p4 over (4,32,32,64)
+// 0.12 -> 0.06 ms, 13x13 over (1,64,64,3) 46 -> 27 us. A max without NaN propagation (one
+// maxps instead of max, compare and blend, with every input checked for NaN and the rows
+// redone on one) was no faster: these loops wait on loads, not on the max.)
+constexpr bool kVhgwRowFused = true;
+// One chunk of NV vectors of channels from c0 (n: lanes of the last vector, < kGL only when
+// NV == 1). V, S: L * NV * kGL floats each.
+template <class Op, int NV>
+NHWCPOOL_ALWAYS_INLINE inline void vhgw_chunk(const float* NHWCPOOL_RESTRICT a, float* NHWCPOOL_RESTRICT b,
+                                              const float* NHWCPOOL_RESTRICT add, const Geometry& g, i64 c0, i64 n,
+                                              float* NHWCPOOL_RESTRICT out, float* NHWCPOOL_RESTRICT V,
+                                              float* NHWCPOOL_RESTRICT S) {
+  constexpr i64 kStep = NV * kGL;
+  const i64 C = g.C, W = g.W, k = g.w.kernel, pad = g.w.pad_begin, OW = g.OW, L = OW + k - 1;
+  const GVec id = g_set1(Op::template identity<float>());
+  const bool whole = n == kGL;
+  auto load = [n](const float* p, int v) { return v == NV - 1 ? g_load(p + v * kGL, n) : g_load_full(p + v * kGL); };
+  auto store = [n, whole](float* p, int v, GVec x) {
+    if (v == NV - 1) {
+      g_store(p + v * kGL, x, n, whole);
+    } else {
+      g_store_full(p + v * kGL, x, false);
+    }
+  };
+  for (i64 b0 = 0; b0 < L; b0 += k) {  // suffixes within each block, backwards
+    const i64 b1 = b0 + k < L ? b0 + k : L;
+    GVec s[NV];
+    for (int v = 0; v < NV; ++v) s[v] = id;
+    for (i64 u = b1 - 1; u >= b0; --u) {
+      const i64 x = u - pad;
+      if (x >= 0 && x < W) {
+        const i64 at = x * C + c0;
+        for (int v = 0; v < NV; ++v) {
+          GVec y = load(a + at, v);
+          if (b != nullptr) {
+            GVec q = load(b + at, v);
+            if (add != nullptr) {  // the prefix's deferred row (VerticalVhgw::parts)
+              const GVec r = load(add + at, v);
+              q = g_op(Op{}, q, r);
+              store(b + at, v, q);
+            }
+            y = g_op(Op{}, y, q);
+          }
+          g_store_full(V + u * kStep + v * kGL, y, false);
+          s[v] = u == b1 - 1 ? y : g_op(Op{}, y, s[v]);
+        }
+      } else if (u == b1 - 1) {
+        for (int v = 0; v < NV; ++v) s[v] = id;
+      }
+      for (int v = 0; v < NV; ++v) g_store_full(S + u * kStep + v * kGL, s[v], false);
+    }
+  }
+  GVec p[NV];  // prefix of the block holding u = o + k - 1, up to u
+  for (int v = 0; v < NV; ++v) p[v] = id;
+  for (i64 o = 0, j = 0; o < OW; ++o, j = j + 1 == k ? 0 : j + 1) {  // j = o % k
+    const i64 u = o + k - 1, x = u - pad;  // u % k == j - 1
+    const bool in = x >= 0 && x < W;
+    for (int v = 0; v < NV; ++v) {
+      GVec r = g_first(Op{}, g_load_full(S + o * kStep + v * kGL));
+      if (j != 0) {
+        if (j == 1) {
+          p[v] = in ? g_load_full(V + u * kStep + v * kGL) : id;
+        } else if (in) {
+          p[v] = g_op(Op{}, p[v], g_load_full(V + u * kStep + v * kGL));
+        }
+        r = g_op(Op{}, r, p[v]);
+      }
+      store(out + o * C + c0, v, r);
+    }
+  }
+}
+
+// Chunks of kVhgwVecs vectors (four cache lines per pixel read: a single line per step, with
+// 2 KiB pixels, left the loads waiting on L2), then single vectors.
+constexpr int kVhgwVecs = 4;
+constexpr i64 kVhgwFusedLanes = kVhgwVecs * kGL;
+template <class Op>
+void vhgw_row_fused(const float* NHWCPOOL_RESTRICT a, float* NHWCPOOL_RESTRICT b, const float* NHWCPOOL_RESTRICT add,
+                    const Geometry& g, float* NHWCPOOL_RESTRICT out, float* NHWCPOOL_RESTRICT vbuf) {
+  const i64 C = g.C, L = g.OW + g.w.kernel - 1;
+  float* NHWCPOOL_RESTRICT V = vbuf;
+  float* NHWCPOOL_RESTRICT S = vbuf + L * kVhgwFusedLanes;
+  i64 c0 = 0;
+  for (; c0 + kVhgwFusedLanes <= C; c0 += kVhgwFusedLanes) {
+    vhgw_chunk<Op, kVhgwVecs>(a, b, add, g, c0, kGL, out, V, S);
+  }
+  for (; c0 < C; c0 += kGL) {
+    vhgw_chunk<Op, 1>(a, b, add, g, c0, C - c0 < kGL ? C - c0 : kGL, out, V, S);
+  }
+}
 constexpr bool kSlideStreams = kSlideVecs == 2;  // chunks of one cache line
 #else
+constexpr bool kVhgwRowFused = false;
+constexpr i64 kVhgwFusedLanes = 1;
+template <class Op>
+void vhgw_row_fused(const float*, float*, const float*, const Geometry&, float*, float*) {}
 inline bool slide_applies(const Geometry&) { return false; }
 template <class Op>
 bool slide(const float* const*, i64, i64, i64, i64, i64, float*, const Divisor<float>*, i64, bool) {
@@ -1851,7 +1975,8 @@ struct MaxPlain {
     const bool cols = std::is_same<T, float>::value && uses_slide_cols(g, true) && wt.full_end > wt.full_begin;
     // kernel <= W, so this is at most 4 * W * C. (Small float pixels gather instead.)
     const bool vh_w = vhgw_applies(g.w, g.W) && !gather && !cols;
-    Scratch<A> vh(vh_w ? 2 * (g.OW + g.w.kernel - 1) * g.C : 0);
+    const bool vfused = std::is_same<A, float>::value && kVhgwRowFused && vh_w;
+    Scratch<A> vh(vh_w ? 2 * (g.OW + g.w.kernel - 1) * (vfused ? kVhgwFusedLanes : g.C) : 0);
     const bool vh_h = kSame && !cols && VerticalVhgw<MaxOp, A>::applies(g);
     VerticalVhgw<MaxOp, A> vrun(g, vh_h);
     const bool fused = std::is_same<T, float>::value && gather && !vh_h && fused_rows(gs, g, *a.wtab);
@@ -1876,6 +2001,14 @@ struct MaxPlain {
           const i64 hc = window_rows(a.in, g, *a.htab, n, oh, rowp.p);
           pf(rowp.p[hc - 1]);
           gs.run_planned<MaxOp>(steps.p, nfull, nsteps, rowp.p, hc, dst);
+        }
+      } else if (vfused) {
+        if constexpr (std::is_same<A, float>::value) {
+          A* b = nullptr;
+          const A* add = nullptr;
+          const A* rp = vh_h ? vrun.parts(a.in, g, n, oh, &b, &add)
+                             : vertical<MaxOp, A, T>(a.in, g, *a.htab, n, oh, rowbuf.p, rowp.p);
+          vhgw_row_fused<MaxOp>(rp, b, add, g, dst, vh.p);
         }
       } else {
         const A* rp = vh_h ? vrun.row(a.in, g, n, oh, rowbuf.p)
@@ -1912,7 +2045,8 @@ struct Avg {
     const bool cols = kF32 && a.out_dtype == DType::f32 && uses_slide_cols(g, false) && wt.full_end > wt.full_begin;
     // Large stride-1 windows: running sums (see vhgw_axis), as the max's passes.
     const bool vh_w = vhgw_applies(g.w, g.W) && !gather && !cols;
-    Scratch<A> vh(vh_w ? 2 * (g.OW + g.w.kernel - 1) * C : 0);
+    const bool vfused = std::is_same<A, float>::value && kVhgwRowFused && vh_w;
+    Scratch<A> vh(vh_w ? 2 * (g.OW + g.w.kernel - 1) * (vfused ? kVhgwFusedLanes : C) : 0);
     const bool vh_h = !cols && VerticalVhgw<SumOp, A, T>::applies(g);
     VerticalVhgw<SumOp, A, T> vrun(g, vh_h);
     const bool fused = std::is_same<T, float>::value && gather && !vh_h && fused_rows(gs, g, wt);
@@ -1944,6 +2078,15 @@ struct Avg {
           const i64 hc = window_rows(a.in, g, ht, n, oh, rowp.p);
           pf(rowp.p[hc - 1]);
           gs.run_planned<SumOp>(steps.p, nfull, nsteps, rowp.p, hc, sum.p);
+        }
+      } else if (vfused) {
+        if constexpr (std::is_same<A, float>::value) {
+          A* b = nullptr;
+          const T* add = nullptr;
+          constexpr bool kSame = std::is_same<A, T>::value;
+          const A* rp = vh_h ? vrun.parts(a.in, g, n, oh, &b, kSame ? &add : nullptr)
+                             : vertical<SumOp, A, T>(a.in, g, ht, n, oh, rowbuf.p, rowp.p);
+          vhgw_row_fused<SumOp>(rp, b, reinterpret_cast<const A*>(add), g, sum.p, vh.p);
         }
       } else {
         const A* rp = vh_h ? vrun.row(a.in, g, n, oh, rowbuf.p) : vertical<SumOp, A, T>(a.in, g, ht, n, oh, rowbuf.p, rowp.p);
