@@ -1824,7 +1824,7 @@ bool slide_cols_row(const float* const* rows, i64 R, const Geometry& g, const Ax
 // Same operations in the same order as vhgw_axis after the vertical combine3, so the same
 // bits; but the W*C row the vertical pass wrote, and the horizontal pass's two (OW+k-1)*C
 // prefix and suffix arrays, are never written to L2 and read back. vbuf: 2 * (OW + k - 1) *
-// kVhgwFusedLanes floats. The next block's prefix may also take its newest input row here
+// vhgw_fused_lanes<E>() elements (float32 or float64). The next block's prefix may also take its newest input row here
 // (`add`, see VerticalVhgw::parts), saving a pass over W*C (1.05-1.1x).
 // (Zen 4, one thread, C++ harness medians of alternated runs, max: 13x13/s1/p6 over
 // (1,40,40,512) 0.41 -> 0.25 ms, 7x7/s1/p3 0.39 -> 0.24 ms, 9x9/s1/p4 over (4,32,32,64)
@@ -1832,67 +1832,149 @@ bool slide_cols_row(const float* const* rows, i64 R, const Geometry& g, const Ax
 // maxps instead of max, compare and blend, with every input checked for NaN and the rows
 // redone on one) was no faster: these loops wait on loads, not on the max.)
 constexpr bool kVhgwRowFused = true;
-// One chunk of NV vectors of channels from c0 (n: lanes of the last vector, < kGL only when
-// NV == 1). V, S: L * NV * kGL floats each.
-template <class Op, int NV>
-NHWCPOOL_ALWAYS_INLINE inline void vhgw_chunk(const float* NHWCPOOL_RESTRICT a, float* NHWCPOOL_RESTRICT b,
-                                              const float* NHWCPOOL_RESTRICT add, const Geometry& g, i64 c0, i64 n,
-                                              float* NHWCPOOL_RESTRICT out, float* NHWCPOOL_RESTRICT V,
-                                              float* NHWCPOOL_RESTRICT S) {
-  constexpr i64 kStep = NV * kGL;
-  const i64 C = g.C, W = g.W, k = g.w.kernel, pad = g.w.pad_begin, OW = g.OW, L = OW + k - 1;
-  const GVec id = g_set1(Op::template identity<float>());
-  const bool whole = n == kGL;
-  auto load = [n](const float* p, int v) { return v == NV - 1 ? g_load(p + v * kGL, n) : g_load_full(p + v * kGL); };
-  auto store = [n, whole](float* p, int v, GVec x) {
-    if (v == NV - 1) {
-      g_store(p + v * kGL, x, n, whole);
+
+// The vector forms these passes need, per accumulator type: float32 (the g_* helpers) and
+// float64 (the average's accumulator for windows over 64 cells, and float64 max).
+template <class E>
+struct VT;
+template <>
+struct VT<float> {
+  using V = GVec;
+  static constexpr i64 kL = kGL;
+  static V load(const float* p, i64 n) { return g_load(p, n); }
+  static V load_full(const float* p) { return g_load_full(p); }
+  static void store(float* p, V v, i64 n, bool whole) { g_store(p, v, n, whole); }
+  static void store_full(float* p, V v) { g_store_full(p, v, false); }
+  static V set1(float x) { return g_set1(x); }
+  template <class Op>
+  static V op(V acc, V v) {
+    return g_op(Op{}, acc, v);
+  }
+  template <class Op>
+  static V first(V v) {
+    return g_first(Op{}, v);
+  }
+};
+#if defined(__AVX512F__)
+template <>
+struct VT<double> {
+  using V = __m512d;
+  static constexpr i64 kL = 8;
+  static __mmask8 mask(i64 n) { return static_cast<__mmask8>((1u << n) - 1u); }
+  static V load(const double* p, i64 n) { return n >= kL ? _mm512_loadu_pd(p) : _mm512_maskz_loadu_pd(mask(n), p); }
+  static V load_full(const double* p) { return _mm512_loadu_pd(p); }
+  static void store(double* p, V v, i64 n, bool) { _mm512_mask_storeu_pd(p, mask(n), v); }
+  static void store_full(double* p, V v) { _mm512_storeu_pd(p, v); }
+  static V set1(double x) { return _mm512_set1_pd(x); }
+  template <class Op>
+  static V op(V acc, V v) {
+    if constexpr (std::is_same<Op, MaxOp>::value) {  // as g_op: max(v, acc), then a NaN v
+      const V m = _mm512_maskz_max_pd(static_cast<__mmask8>(0xFF), v, acc);
+      return _mm512_mask_blend_pd(_mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q), m, v);
     } else {
-      g_store_full(p + v * kGL, x, false);
+      return _mm512_add_pd(acc, v);
+    }
+  }
+  template <class Op>
+  static V first(V v) {
+    if constexpr (std::is_same<Op, SumOp>::value) return _mm512_add_pd(_mm512_setzero_pd(), v);
+    return v;
+  }
+};
+#else
+template <>
+struct VT<double> {
+  using V = __m256d;
+  static constexpr i64 kL = 4;
+  static __m256i mask(i64 n) { return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3)); }
+  static V load(const double* p, i64 n) { return n >= kL ? _mm256_loadu_pd(p) : _mm256_maskload_pd(p, mask(n)); }
+  static V load_full(const double* p) { return _mm256_loadu_pd(p); }
+  static void store(double* p, V v, i64 n, bool) {
+    if (n >= kL) {
+      _mm256_storeu_pd(p, v);
+    } else {
+      _mm256_maskstore_pd(p, mask(n), v);
+    }
+  }
+  static void store_full(double* p, V v) { _mm256_storeu_pd(p, v); }
+  static V set1(double x) { return _mm256_set1_pd(x); }
+  template <class Op>
+  static V op(V acc, V v) {
+    if constexpr (std::is_same<Op, MaxOp>::value) {
+      return _mm256_blendv_pd(_mm256_max_pd(v, acc), v, _mm256_cmp_pd(v, v, _CMP_UNORD_Q));
+    } else {
+      return _mm256_add_pd(acc, v);
+    }
+  }
+  template <class Op>
+  static V first(V v) {
+    if constexpr (std::is_same<Op, SumOp>::value) return _mm256_add_pd(_mm256_setzero_pd(), v);
+    return v;
+  }
+};
+#endif
+
+// One chunk of NV vectors of channels from c0 (n: lanes of the last vector, < kL only when
+// NV == 1). V, S: L * NV * kL elements each.
+template <class Op, class E, int NV>
+NHWCPOOL_ALWAYS_INLINE inline void vhgw_chunk(const E* NHWCPOOL_RESTRICT a, E* NHWCPOOL_RESTRICT b,
+                                              const E* NHWCPOOL_RESTRICT add, const Geometry& g, i64 c0, i64 n,
+                                              E* NHWCPOOL_RESTRICT out, E* NHWCPOOL_RESTRICT V, E* NHWCPOOL_RESTRICT S) {
+  using X = VT<E>;
+  using Vec = typename X::V;
+  constexpr i64 kL = X::kL, kStep = NV * kL;
+  const i64 C = g.C, W = g.W, k = g.w.kernel, pad = g.w.pad_begin, OW = g.OW, L = OW + k - 1;
+  const Vec id = X::set1(Op::template identity<E>());
+  const bool whole = n == kL;
+  auto load = [n](const E* p, int v) { return v == NV - 1 ? X::load(p + v * kL, n) : X::load_full(p + v * kL); };
+  auto store = [n, whole](E* p, int v, Vec x) {
+    if (v == NV - 1) {
+      X::store(p + v * kL, x, n, whole);
+    } else {
+      X::store_full(p + v * kL, x);
     }
   };
   for (i64 b0 = 0; b0 < L; b0 += k) {  // suffixes within each block, backwards
     const i64 b1 = b0 + k < L ? b0 + k : L;
-    GVec s[NV];
+    Vec s[NV];
     for (int v = 0; v < NV; ++v) s[v] = id;
     for (i64 u = b1 - 1; u >= b0; --u) {
       const i64 x = u - pad;
       if (x >= 0 && x < W) {
         const i64 at = x * C + c0;
         for (int v = 0; v < NV; ++v) {
-          GVec y = load(a + at, v);
+          Vec y = load(a + at, v);
           if (b != nullptr) {
-            GVec q = load(b + at, v);
+            Vec q = load(b + at, v);
             if (add != nullptr) {  // the prefix's deferred row (VerticalVhgw::parts)
-              const GVec r = load(add + at, v);
-              q = g_op(Op{}, q, r);
+              q = X::template op<Op>(q, load(add + at, v));
               store(b + at, v, q);
             }
-            y = g_op(Op{}, y, q);
+            y = X::template op<Op>(y, q);
           }
-          g_store_full(V + u * kStep + v * kGL, y, false);
-          s[v] = u == b1 - 1 ? y : g_op(Op{}, y, s[v]);
+          X::store_full(V + u * kStep + v * kL, y);
+          s[v] = u == b1 - 1 ? y : X::template op<Op>(y, s[v]);
         }
       } else if (u == b1 - 1) {
         for (int v = 0; v < NV; ++v) s[v] = id;
       }
-      for (int v = 0; v < NV; ++v) g_store_full(S + u * kStep + v * kGL, s[v], false);
+      for (int v = 0; v < NV; ++v) X::store_full(S + u * kStep + v * kL, s[v]);
     }
   }
-  GVec p[NV];  // prefix of the block holding u = o + k - 1, up to u
+  Vec p[NV];  // prefix of the block holding u = o + k - 1, up to u
   for (int v = 0; v < NV; ++v) p[v] = id;
   for (i64 o = 0, j = 0; o < OW; ++o, j = j + 1 == k ? 0 : j + 1) {  // j = o % k
     const i64 u = o + k - 1, x = u - pad;  // u % k == j - 1
     const bool in = x >= 0 && x < W;
     for (int v = 0; v < NV; ++v) {
-      GVec r = g_first(Op{}, g_load_full(S + o * kStep + v * kGL));
+      Vec r = X::template first<Op>(X::load_full(S + o * kStep + v * kL));
       if (j != 0) {
         if (j == 1) {
-          p[v] = in ? g_load_full(V + u * kStep + v * kGL) : id;
+          p[v] = in ? X::load_full(V + u * kStep + v * kL) : id;
         } else if (in) {
-          p[v] = g_op(Op{}, p[v], g_load_full(V + u * kStep + v * kGL));
+          p[v] = X::template op<Op>(p[v], X::load_full(V + u * kStep + v * kL));
         }
-        r = g_op(Op{}, r, p[v]);
+        r = X::template op<Op>(r, p[v]);
       }
       store(out + o * C + c0, v, r);
     }
@@ -1902,27 +1984,41 @@ NHWCPOOL_ALWAYS_INLINE inline void vhgw_chunk(const float* NHWCPOOL_RESTRICT a, 
 // Chunks of kVhgwVecs vectors (four cache lines per pixel read: a single line per step, with
 // 2 KiB pixels, left the loads waiting on L2), then single vectors.
 constexpr int kVhgwVecs = 4;
-constexpr i64 kVhgwFusedLanes = kVhgwVecs * kGL;
-template <class Op>
-void vhgw_row_fused(const float* NHWCPOOL_RESTRICT a, float* NHWCPOOL_RESTRICT b, const float* NHWCPOOL_RESTRICT add,
-                    const Geometry& g, float* NHWCPOOL_RESTRICT out, float* NHWCPOOL_RESTRICT vbuf) {
-  const i64 C = g.C, L = g.OW + g.w.kernel - 1;
-  float* NHWCPOOL_RESTRICT V = vbuf;
-  float* NHWCPOOL_RESTRICT S = vbuf + L * kVhgwFusedLanes;
-  i64 c0 = 0;
-  for (; c0 + kVhgwFusedLanes <= C; c0 += kVhgwFusedLanes) {
-    vhgw_chunk<Op, kVhgwVecs>(a, b, add, g, c0, kGL, out, V, S);
-  }
-  for (; c0 < C; c0 += kGL) {
-    vhgw_chunk<Op, 1>(a, b, add, g, c0, C - c0 < kGL ? C - c0 : kGL, out, V, S);
+template <class E>
+constexpr bool vhgw_fuses() {
+  return std::is_same<E, float>::value || std::is_same<E, double>::value;
+}
+template <class E>
+constexpr i64 vhgw_fused_lanes() {
+  if constexpr (vhgw_fuses<E>()) return kVhgwVecs * VT<E>::kL;
+  return 1;
+}
+template <class Op, class E>
+void vhgw_row_fused(const E* NHWCPOOL_RESTRICT a, E* NHWCPOOL_RESTRICT b, const E* NHWCPOOL_RESTRICT add,
+                    const Geometry& g, E* NHWCPOOL_RESTRICT out, E* NHWCPOOL_RESTRICT vbuf) {
+  if constexpr (vhgw_fuses<E>()) {
+    constexpr i64 kL = VT<E>::kL, kLanes = vhgw_fused_lanes<E>();
+    const i64 C = g.C, L = g.OW + g.w.kernel - 1;
+    E* NHWCPOOL_RESTRICT V = vbuf;
+    E* NHWCPOOL_RESTRICT S = vbuf + L * kLanes;
+    i64 c0 = 0;
+    for (; c0 + kLanes <= C; c0 += kLanes) vhgw_chunk<Op, E, kVhgwVecs>(a, b, add, g, c0, kL, out, V, S);
+    for (; c0 < C; c0 += kL) vhgw_chunk<Op, E, 1>(a, b, add, g, c0, C - c0 < kL ? C - c0 : kL, out, V, S);
   }
 }
 constexpr bool kSlideStreams = kSlideVecs == 2;  // chunks of one cache line
 #else
 constexpr bool kVhgwRowFused = false;
-constexpr i64 kVhgwFusedLanes = 1;
-template <class Op>
-void vhgw_row_fused(const float*, float*, const float*, const Geometry&, float*, float*) {}
+template <class E>
+constexpr bool vhgw_fuses() {
+  return false;
+}
+template <class E>
+constexpr i64 vhgw_fused_lanes() {
+  return 1;
+}
+template <class Op, class E>
+void vhgw_row_fused(const E*, E*, const E*, const Geometry&, E*, E*) {}
 inline bool slide_applies(const Geometry&) { return false; }
 template <class Op>
 bool slide(const float* const*, i64, i64, i64, i64, i64, float*, const Divisor<float>*, i64, bool) {
@@ -1975,8 +2071,8 @@ struct MaxPlain {
     const bool cols = std::is_same<T, float>::value && uses_slide_cols(g, true) && wt.full_end > wt.full_begin;
     // kernel <= W, so this is at most 4 * W * C. (Small float pixels gather instead.)
     const bool vh_w = vhgw_applies(g.w, g.W) && !gather && !cols;
-    const bool vfused = std::is_same<A, float>::value && kVhgwRowFused && vh_w;
-    Scratch<A> vh(vh_w ? 2 * (g.OW + g.w.kernel - 1) * (vfused ? kVhgwFusedLanes : g.C) : 0);
+    const bool vfused = vhgw_fuses<A>() && kVhgwRowFused && vh_w;
+    Scratch<A> vh(vh_w ? 2 * (g.OW + g.w.kernel - 1) * (vfused ? vhgw_fused_lanes<A>() : g.C) : 0);
     const bool vh_h = kSame && !cols && VerticalVhgw<MaxOp, A>::applies(g);
     VerticalVhgw<MaxOp, A> vrun(g, vh_h);
     const bool fused = std::is_same<T, float>::value && gather && !vh_h && fused_rows(gs, g, *a.wtab);
@@ -2003,7 +2099,7 @@ struct MaxPlain {
           gs.run_planned<MaxOp>(steps.p, nfull, nsteps, rowp.p, hc, dst);
         }
       } else if (vfused) {
-        if constexpr (std::is_same<A, float>::value) {
+        if constexpr (vhgw_fuses<A>()) {
           A* b = nullptr;
           const A* add = nullptr;
           const A* rp = vh_h ? vrun.parts(a.in, g, n, oh, &b, &add)
@@ -2045,8 +2141,8 @@ struct Avg {
     const bool cols = kF32 && a.out_dtype == DType::f32 && uses_slide_cols(g, false) && wt.full_end > wt.full_begin;
     // Large stride-1 windows: running sums (see vhgw_axis), as the max's passes.
     const bool vh_w = vhgw_applies(g.w, g.W) && !gather && !cols;
-    const bool vfused = std::is_same<A, float>::value && kVhgwRowFused && vh_w;
-    Scratch<A> vh(vh_w ? 2 * (g.OW + g.w.kernel - 1) * (vfused ? kVhgwFusedLanes : C) : 0);
+    const bool vfused = vhgw_fuses<A>() && kVhgwRowFused && vh_w;
+    Scratch<A> vh(vh_w ? 2 * (g.OW + g.w.kernel - 1) * (vfused ? vhgw_fused_lanes<A>() : C) : 0);
     const bool vh_h = !cols && VerticalVhgw<SumOp, A, T>::applies(g);
     VerticalVhgw<SumOp, A, T> vrun(g, vh_h);
     const bool fused = std::is_same<T, float>::value && gather && !vh_h && fused_rows(gs, g, wt);
@@ -2080,7 +2176,7 @@ struct Avg {
           gs.run_planned<SumOp>(steps.p, nfull, nsteps, rowp.p, hc, sum.p);
         }
       } else if (vfused) {
-        if constexpr (std::is_same<A, float>::value) {
+        if constexpr (vhgw_fuses<A>()) {
           A* b = nullptr;
           const T* add = nullptr;
           constexpr bool kSame = std::is_same<A, T>::value;
