@@ -236,6 +236,29 @@ def test_sliding_window_streams_into_an_output_aligned_like_the_input(offset):
         assert v.ctypes.data % 64 == 0  # the argmax kernel never slides: aligned, streamable
 
 
+@pytest.mark.parametrize(("shape", "k", "p"), [((2, 9, 11, 256), 5, 2), ((1, 7, 12, 272), (4, 6), (1, 0))])
+def test_column_slide_aligns_its_chunks_to_the_input(shape, k, p):
+    """Over >= 256 channels the column slide (stride-1 windows of 4-8 columns) starts its
+    channel chunks on the input's vector boundaries, after a head chunk of the lanes before the
+    first one: every input offset gives the same bits, through every output offset."""
+    base = make_array(shape, np.float32, "special", seed=shape[-1])
+    basea = (4 * np.random.default_rng(shape[-1]).standard_normal(shape)).astype(np.float32)
+    exp_max, _ = R.max_pool2d(base, k, 1, p)
+    exp, absmean, ntaps = R.avg_pool2d(basea, k, 1, p, False, False, None, None)
+    for level in each_simd_level():
+        want = nhwcpool.avg_pool2d(_at_offset(basea, 0), k, 1, p, count_include_pad=False)
+        R.assert_avg_close(want, exp, absmean, ntaps, np.float32)
+        for in_off in (0, 4, 16, 36, 60):
+            x, xa = _at_offset(base, in_off), _at_offset(basea, in_off)
+            for out_off in (None, 0, in_off, 8):
+                o = None if out_off is None else _misaligned_out(exp_max.shape, np.float32, out_off)
+                got = nhwcpool.max_pool2d(x, k, 1, p, out=o)
+                R.assert_max_equal(got, exp_max)
+                o = None if out_off is None else _misaligned_out(want.shape, np.float32, out_off)
+                avg = nhwcpool.avg_pool2d(xa, k, 1, p, count_include_pad=False, out=o)
+                assert avg.tobytes() == want.tobytes(), f"simd={level}, input at {in_off}, out at {out_off}"
+
+
 def test_streaming_threshold_hook_round_trips():
     core = nhwcpool._core
     before = core._get_stream_threshold()
