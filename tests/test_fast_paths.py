@@ -214,26 +214,39 @@ def _at_offset(x, offset):
     return y
 
 
-@pytest.mark.parametrize("offset", [0, 16, 48])
-def test_sliding_window_streams_into_an_output_aligned_like_the_input(offset):
+@pytest.mark.parametrize("offset", [0, 4, 16, 48, 60])
+@pytest.mark.parametrize(
+    ("shape", "k", "p"),
+    [((2, 24, 24, 256), 3, 1), ((3, 5, 6, 16), 3, 1), ((2, 4, 4, 32), 3, 0), ((1, 6, 7, 48), 2, 0)],
+)
+def test_sliding_window_streams_into_an_output_aligned_like_the_input(offset, shape, k, p):
     """Large float32 3x3/s1 results are allocated with the input's offset within a cache line,
-    so the sliding window can stream whole output lines (the AVX-512 build)."""
-    x = _at_offset(make_array((2, 24, 24, 256), np.float32, "special", seed=offset), offset)
+    so the sliding window can stream whole output lines (the AVX-512 build). Its chunks start
+    on the input's lines, the last one wrapping into the next pixel: every input offset, with
+    rows of one to five windows, gives the same bits through every output offset."""
+    x = _at_offset(make_array(shape, np.float32, "special", seed=offset), offset)
     xa = _at_offset((4 * np.random.default_rng(offset).standard_normal(x.shape)).astype(np.float32), offset)
-    exp_max, exp_idx = R.max_pool2d(x, 3, 1, 1)
-    exp_avg = _avg_sum_then_divide(xa, 3, 1, 1, False, None)
+    exp_max, exp_idx = R.max_pool2d(x, k, 1, p)
+    exp_avg = _avg_sum_then_divide(xa, k, 1, p, False, None)
     for level in each_simd_level():
-        got = nhwcpool.max_pool2d(x, 3, 1, 1)
+        got = nhwcpool.max_pool2d(x, k, 1, p)
         R.assert_max_equal(got, exp_max)
-        avg = nhwcpool.avg_pool2d(xa, 3, 1, 1, count_include_pad=False)
+        avg = nhwcpool.avg_pool2d(xa, k, 1, p, count_include_pad=False)
         np.testing.assert_array_equal(avg, exp_avg, err_msg=f"simd={level}")
-        v, i = nhwcpool.max_pool2d(x, 3, 1, 1, return_indices=True)
+        v, i = nhwcpool.max_pool2d(x, k, 1, p, return_indices=True)
         R.assert_max_equal(v, exp_max)
         np.testing.assert_array_equal(i, exp_idx)
-        if level.startswith("avx512"):
+        if level.startswith("avx512") and shape[-1] == 256:
             assert got.ctypes.data % 64 == offset
             assert avg.ctypes.data % 64 == offset
-        assert v.ctypes.data % 64 == 0  # the argmax kernel never slides: aligned, streamable
+        if x.nbytes >= 1 << 20:
+            assert v.ctypes.data % 64 == 0  # the argmax kernel never slides: aligned, streamable
+        for out_off in (0, 8, offset):
+            o = _misaligned_out(exp_max.shape, np.float32, out_off)
+            R.assert_max_equal(nhwcpool.max_pool2d(x, k, 1, p, out=o), exp_max)
+            o = _misaligned_out(exp_avg.shape, np.float32, out_off)
+            nhwcpool.avg_pool2d(xa, k, 1, p, count_include_pad=False, out=o)
+            np.testing.assert_array_equal(o, exp_avg, err_msg=f"simd={level}, out at {out_off}")
 
 
 @pytest.mark.parametrize(("shape", "k", "p"), [((2, 9, 11, 256), 5, 2), ((1, 7, 12, 272), (4, 6), (1, 0))])
