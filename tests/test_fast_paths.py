@@ -119,6 +119,9 @@ DIRECT_AVG = [
     ((2, 6, 11, 64), 2, 2, 0),  # pixel runs: a row's full windows in one call (<= 4 vectors)
     ((1, 7, 12, 16), 3, 2, 1),  # pixel runs between padded edge windows
     ((1, 5, 13, 48), (2, 3), (1, 3), (0, 1)),  # pixel runs, stride > kernel along W
+    ((2, 7, 7, 1000), 7, 1, 0),  # wide windows (> 16 taps): taps in groups of 7
+    ((1, 9, 9, 40), (5, 4), (3, 2), (2, 1)),  # wide, edge windows of fewer taps
+    ((1, 8, 8, 24), 5, 4, 2),
 ]
 
 
@@ -212,6 +215,21 @@ def _at_offset(x, offset):
     y = buf[start : start + x.nbytes].view(x.dtype).reshape(x.shape)
     y[...] = x
     return y
+
+
+@pytest.mark.parametrize("offset", [0, 4, 16, 60])
+def test_wide_window_sums_align_to_the_input(offset):
+    """Wide float32 windows sum in vectors that start on the first tap's vector boundary:
+    the same bits at every input offset."""
+    x = _at_offset(
+        (4 * np.random.default_rng(offset).standard_normal((2, 7, 7, 1000))).astype(np.float32), offset
+    )
+    exp = _avg_sum_then_divide(x, 7, 1, 0, True, None)
+    for level in each_simd_level():
+        np.testing.assert_array_equal(nhwcpool.avg_pool2d(x, 7), exp, err_msg=f"simd={level}")
+        np.testing.assert_array_equal(
+            nhwcpool.avg_pool2d(x[:, :, :, 3:], 7), exp[..., 3:], err_msg=f"simd={level}"
+        )
 
 
 @pytest.mark.parametrize("offset", [0, 4, 16, 48, 60])
