@@ -1751,7 +1751,7 @@ bool slide_cols_kd(const float* const* rows, i64 R, i64 W, i64 C, i64 col0, i64 
   const i64 head = (kGL - phase) % kGL;
   ring += phase;  // the caller allocates K * C + 16 floats, 64-byte aligned
   // Streamed (large results): whole output lines, when every full chunk's output is one.
-  const bool nt = stream && kVecBytes == 64 && (C * 4) % 64 == 0 &&
+  const bool nt = stream && (C * 4) % 64 == 0 &&
                   (reinterpret_cast<std::uintptr_t>(out + head)) % 64 == 0;
   const i64 Cf = head + (C - head) / kGL * kGL, tail = C - Cf;  // head, full vectors, then a masked one
   const float* rx[kSlideColsMax];                                 // the R rows at the current column
