@@ -307,6 +307,15 @@ class Scratch {
 // ---------------------------------------------------------------------------------------------
 // Memory-system helpers.
 
+// Floats from p to the next multiple of `bytes` (a vector's or a chunk's), 0 when p is on one
+// or is not float-aligned: the head of a channel loop whose vectors then start on the input's
+// boundaries (NumPy's large arrays start 16 bytes into a cache line, where every unaligned
+// vector touches two lines). slide_rkd, slide_cols_kd and reduce_wide_f32 use it.
+inline i64 floats_to_boundary(const void* p, std::uintptr_t bytes) {
+  const auto a = reinterpret_cast<std::uintptr_t>(p);
+  return a % 4 != 0 ? 0 : static_cast<i64>((bytes - a % bytes) % bytes) / 4;
+}
+
 // Software prefetch of one cache line for reading. A prefetch never faults, so it may point
 // past the end of the input. GCC 12 deletes a loop whose body is only __builtin_prefetch (or
 // _mm_prefetch) as dead code, at -O1 and above, so the instruction is kept with a volatile asm.
@@ -1609,9 +1618,7 @@ bool slide_rkd(const float* const* rows, i64 C, i64 col0, i64 nout, float* NHWCP
   // lines per tap, measured 1.7x slower), after a shorter head chunk.
   constexpr std::uintptr_t kChunkBytes = 32 * V;
   const auto addr = reinterpret_cast<std::uintptr_t>(rows[0] + col0 * C);
-  const i64 head = (C * 4) % static_cast<i64>(kChunkBytes) == 0 && addr % 4 == 0
-                       ? static_cast<i64>((kChunkBytes - addr % kChunkBytes) % kChunkBytes) / 4
-                       : 0;
+  const i64 head = (C * 4) % static_cast<i64>(kChunkBytes) == 0 ? floats_to_boundary(rows[0] + col0 * C, kChunkBytes) : 0;
   // (Full chunks are whole output lines only when they start on the input's lines: head > 0
   // or an aligned start, which needs a float-aligned input.)
   const bool nt = stream && kChunkBytes == 64 && (C * 4) % 64 == 0 && addr % 4 == 0 &&
@@ -1744,12 +1751,8 @@ bool slide_cols_kd(const float* const* rows, i64 R, i64 W, i64 C, i64 col0, i64 
   // 4x4/s1 average over 256 channels 1.12x, over 128 1.08x, but max over 64 channels 0.74x).
   // The ring takes the same alignment.
   constexpr i64 kVecBytes = kGL * 4;
-  const auto addr = reinterpret_cast<std::uintptr_t>(rows[0]);
-  const i64 phase = C >= 16 * kGL && (C * 4) % kVecBytes == 0 && addr % 4 == 0
-                        ? static_cast<i64>(addr % kVecBytes) / 4
-                        : 0;
-  const i64 head = (kGL - phase) % kGL;
-  ring += phase;  // the caller allocates K * C + 16 floats, 64-byte aligned
+  const i64 head = C >= 16 * kGL && (C * 4) % kVecBytes == 0 ? floats_to_boundary(rows[0], kVecBytes) : 0;
+  ring += (kGL - head) % kGL;  // the same phase; the caller allocates K * C + 16 floats, 64-byte aligned
   // Streamed (large results): whole output lines, when every full chunk's output is one.
   const bool nt = stream && (C * 4) % 64 == 0 &&
                   (reinterpret_cast<std::uintptr_t>(out + head)) % 64 == 0;
@@ -2674,11 +2677,8 @@ void reduce_wide_f32(const TapList<float>& tl, i64 c0, i64 cb, float* NHWCPOOL_R
   int n = 0;
   bool first = true;
   // Vectors start on the first tap's vector boundaries (all taps' when C * 4 is a multiple of
-  // the vector's bytes): NumPy's large arrays start 16 bytes into a line.
-  const auto addr = reinterpret_cast<std::uintptr_t>(tl.rows.p[0] + c0 + tl.cols.p[0]);
-  const i64 head = addr % 4 == 0 && cb > kGL
-                       ? (kGL - static_cast<i64>(addr % (kGL * 4)) / 4) % kGL
-                       : 0;
+  // the vector's bytes).
+  const i64 head = cb > kGL ? floats_to_boundary(tl.rows.p[0] + c0 + tl.cols.p[0], kGL * 4) : 0;
   auto pass = [&]() {
     if (first) {
       wide_pass_n<Op, true>(tap, n, head, cb, acc);
