@@ -476,6 +476,7 @@ def _config() -> dict[str, Any]:
         "numpy": np.__version__,
         "compiler": _core.compiler(),
         "openmp": bool(_core.openmp_enabled()),
+        "threading": _core.threading_backend(),
         "threads": get_num_threads(),
         "simd_level": _core.get_simd_level(),
         "simd_supported": list(_core.supported_simd_levels()),
@@ -485,14 +486,17 @@ def _config() -> dict[str, Any]:
 
 
 def show_config() -> None:
-    """Print the version, compiler, OpenMP status, SIMD level chosen at run time and threads."""
+    """Print the version, compiler, threading backend and thread count, and the SIMD level."""
     c = _config()
+    if c["threading"] == "serial":
+        threads = f"serial (a build without threads: set_num_threads({c['threads']}) has no effect)"
+    else:
+        threads = f"{c['threading']} ({c['threads']} thread{'s' if c['threads'] != 1 else ''})"
     lines = [
         f"nhwcpool {c['version']}",
         f"  python:    {c['python']} (numpy {c['numpy']})",
         f"  compiler:  {c['compiler']}",
-        f"  OpenMP:    {'on' if c['openmp'] else 'off (serial build)'}",
-        f"  threads:   {c['threads']}",
+        f"  threads:   {threads}",
         (
             f"  SIMD:      {c['simd_level']} (chosen at run time; this CPU supports "
             f"{', '.join(c['simd_supported'])}; built: {', '.join(c['simd_compiled'])})"
