@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import warnings
@@ -395,3 +397,30 @@ def test_forked_child_pools_and_does_not_hang():
         assert head == b"ok 1 ", "the child's chunks all ran on its calling thread"
     elif nhwcpool._core.threading_backend() == "serial":
         assert head == b"ok 0 "
+
+
+def test_interpreter_exits_promptly_with_workers_alive():
+    """Process exit right after parallel calls (workers still spinning or parked, pool never
+    joined) and after a call that raised: exit status 0, no hang, no crash at shutdown."""
+    code = (
+        "import threading, numpy as np, nhwcpool\n"
+        "nhwcpool.set_num_threads(2)\n"
+        "x = np.ones((4, 64, 64, 32), np.float32)\n"
+        "def work():\n"
+        "    for _ in range(3):\n"
+        "        nhwcpool.avg_pool2d(x, 3, 1, 1)\n"
+        "ts = [threading.Thread(target=work) for _ in range(4)]\n"
+        "[t.start() for t in ts]; [t.join() for t in ts]\n"
+        "try:\n"
+        "    nhwcpool._core._parallel_probe(8, 1 << 40, 2, throw_at=3)\n"
+        "except RuntimeError:\n"
+        "    pass\n"
+        "nhwcpool.max_pool2d(x, 2)\n"
+        "print(nhwcpool._core.threading_backend())\n"
+    )
+    for _ in range(3):
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert proc.stdout.strip() == nhwcpool._core.threading_backend()
