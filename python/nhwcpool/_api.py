@@ -460,7 +460,10 @@ def _default_threads() -> int:
 def _init_runtime() -> None:
     _core.set_num_threads(_default_threads())
     want = os.environ.get("NHWCPOOL_SIMD")
-    if want and want.strip().lower() != _core.get_simd_level():
+    level = _core.get_simd_level()
+    # On aarch64 the baseline level is called "neon"; "baseline" still names it.
+    chosen = {level, "baseline"} if level == _core.compiled_simd_levels()[0] else {level}
+    if want and want.strip().lower() not in chosen:
         warnings.warn(
             f"NHWCPOOL_SIMD={want!r} is unknown or not supported here; using "
             f"{_core.get_simd_level()!r} (supported: {', '.join(_core.supported_simd_levels())})",
