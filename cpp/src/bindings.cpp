@@ -27,6 +27,7 @@
 #include "nhwcpool/shape.hpp"
 
 namespace py = pybind11;
+void bind_threads(py::module_& m);  // bindings_threads.cpp
 using nhwcpool::AxisParams;
 using nhwcpool::DType;
 using nhwcpool::Geometry;
@@ -643,6 +644,7 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
   });
   m.def("get_num_threads", &nhwcpool::get_num_threads);
   m.def("openmp_enabled", &nhwcpool::openmp_enabled);
+  bind_threads(m);
   m.def("compiler", &compiler_string);
   m.def("get_simd_level", [] { return std::string(nhwcpool::simd_level_name(nhwcpool::simd_level())); });
   m.def("best_simd_level", [] { return std::string(nhwcpool::simd_level_name(nhwcpool::best_simd_level())); });
