@@ -61,6 +61,18 @@ def thread_env(threads: int) -> dict[str, str]:
     }
 
 
+# --simd LEVEL holds every contestant to one instruction-set level (issue 19): nhwcpool through
+# NHWCPOOL_SIMD, PyTorch's ATen kernels through ATEN_CPU_CAPABILITY, oneDNN (PyTorch's mkldnn
+# path and TensorFlow's) through ONEDNN_MAX_CPU_ISA. ONNX Runtime and XLA (JAX) have no such
+# switch and run at the machine's best level: the tables say so.
+SIMD_ENV: dict[str, dict[str, str]] = {
+    "avx512": {"NHWCPOOL_SIMD": "avx512"},
+    "avx2": {"NHWCPOOL_SIMD": "avx2", "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"},
+    "baseline": {"NHWCPOOL_SIMD": "baseline", "ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"},
+}
+UNHELD = ("onnxruntime", "jax")  # contestants no --simd level reaches
+
+
 def _early_worker_setup() -> None:
     if "--worker" not in sys.argv:
         return
@@ -157,6 +169,13 @@ class Case:
             return math.prod(self.fwd_shape) * self.itemsize + self.idx_bytes + self.in_bytes
         return self.in_bytes + self.out_bytes + self.idx_bytes
 
+    def source(self, llc: int | None) -> str:
+        """Where a repeated call finds its input: 'cache' when input and output fit in the
+        last-level cache together (the repetitions then read it from there), else 'memory'."""
+        if not llc:
+            return "?"
+        return "cache" if self.traffic_bytes <= llc else "memory"
+
     @property
     def desc(self) -> str:
         if self.op == "gavg":
@@ -215,6 +234,7 @@ CONTESTANTS = [
     "jax",
     "numpy",
     "copy",
+    "roof",
 ]
 IMPORT_NAME = {
     "nhwcpool": "nhwcpool",
@@ -226,6 +246,7 @@ IMPORT_NAME = {
     "jax": "jax",
     "numpy": "numpy",
     "copy": "numpy",
+    "roof": "numpy",
 }
 PEERS = ["torch", "torch_mkldnn", "onnxruntime", "tensorflow", "jax"]  # "best peer" is chosen among these
 MAIN = "nhwcpool"
@@ -1035,9 +1056,53 @@ class CopyRef(Contestant):
         return (lambda: np.copyto(dst, x)), (lambda _r: {"copy_ok": bool(np.array_equal(dst, x))})
 
 
+class RoofRef(Contestant):
+    """The memory roof of a case at T threads: read the input once, then write an output-sized
+    buffer once, each split into T contiguous slices run on T Python threads (NumPy releases the
+    GIL in both loops). np.copyto alone is single-threaded, so at T=2 it is no yardstick for a
+    two-thread kernel (issue 19). Reported as one time per call: read time + write time."""
+
+    name = "roof"
+
+    def __init__(self, threads):
+        super().__init__(threads)
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None
+
+    def info(self):
+        return {"version": np.__version__}
+
+    def _split(self, a: np.ndarray):
+        n, t = a.size, self.threads
+        return [a[n * i // t : n * (i + 1) // t] for i in range(t)]
+
+    def _run(self, fn, parts):
+        # Slices under 1 MiB run on the calling thread: waking a pool costs more than they take.
+        if self.pool is None or parts[0].nbytes < (1 << 20):
+            for p in parts:
+                fn(p)
+        else:
+            list(self.pool.map(fn, parts))
+
+    def prepare(self, case, x):
+        flat = x.reshape(-1).view(np.uint8)
+        src = flat.view(np.uint64) if flat.size % 8 == 0 else flat  # 8-byte words read fastest
+        dst = np.empty(case.out_bytes + case.idx_bytes, dtype=np.uint8)
+        reads, writes = self._split(src), self._split(dst)
+        read = np.bitwise_or.reduce
+        write = lambda p: p.fill(1)
+
+        def call():
+            self._run(read, reads)
+            self._run(write, writes)
+
+        return call, (lambda _r: {"roof_ok": True})
+
+
 ADAPTERS = {
     c.name: c
-    for c in [NhwcPool, NhwcPoolOut, Torch, TorchMkldnn, OnnxRuntime, TensorFlow, Jax, NumpyRef, CopyRef]
+    for c in [NhwcPool, NhwcPoolOut, Torch, TorchMkldnn, OnnxRuntime, TensorFlow, Jax, NumpyRef, CopyRef, RoofRef]
 }
 
 # --------------------------------------------------------------------------------------------
@@ -1107,11 +1172,12 @@ def run_case(adapter, name: str, threads: int, cid: str, *, quick: bool, do_chec
         x = make_input(case)
         call, extract = adapter.prepare(case, x)
         if do_check:
-            ref = None if name == "copy" else reference(case, x)
+            yardstick = name in ("copy", "roof")
+            ref = None if yardstick else reference(case, x)
             res = call()
             got = extract(res)
-            if name == "copy":
-                ok, detail = got["copy_ok"], ""
+            if yardstick:
+                ok, detail = got.get("copy_ok", got.get("roof_ok", False)), ""
             else:
                 ok, detail = check(case, x, ref, got)
             rec.update(status="ok" if ok else "mismatch", detail=detail)
@@ -1264,6 +1330,8 @@ class Worker:
             cmd.append("--no-pin")
         env = dict(os.environ)
         env.update(thread_env(threads))
+        if getattr(args, "simd", None):
+            env.update(SIMD_ENV[args.simd])
         self.errf = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed in close()
         self.proc = subprocess.Popen(
             cmd,
@@ -1451,6 +1519,10 @@ def summarize(cases: list[str], threads_list: list[int], results: list[dict]) ->
         cp = idx.get(("copy", r["threads"], r["case"]))
         if r.get("gbps") and cp and cp.get("gbps"):
             r["frac_copy"] = r["gbps"] / cp["gbps"]
+        roof = idx.get(("roof", r["threads"], r["case"]))
+        if r.get("median_s") and roof and roof.get("median_s"):
+            # time / (time to read the input + write the output at T threads): 1.0 is the roof
+            r["x_roof"] = r["median_s"] / roof["median_s"]
     summary = []
     for cid in cases:
         for t in threads_list:
@@ -1474,6 +1546,9 @@ def summarize(cases: list[str], threads_list: list[int], results: list[dict]) ->
                 "nhwcpool_gbps": main.get("gbps"),
                 "nhwcpool_frac_copy": main.get("frac_copy"),
                 "copy_s": idx.get(("copy", t, cid), {}).get("median_s"),
+                "roof_s": idx.get(("roof", t, cid), {}).get("median_s"),
+                "nhwcpool_x_roof": main.get("x_roof"),
+                "source": CASES[cid].source(llc_bytes()),
                 "numpy_s": idx.get(("numpy", t, cid), {}).get("median_s"),
                 "best_peer": best["contestant"] if best else None,
                 "best_peer_s": best["median_s"] if best else None,
@@ -1534,10 +1609,11 @@ def text_tables(cases, threads_list, contestants, idx, summary) -> str:
             f"== {cid}: {case.desc}   in {case.in_bytes / 1e6:.3g} MB, out {case.out_bytes / 1e6:.3g} MB"
             + (f", idx {case.idx_bytes / 1e6:.3g} MB" if case.idx_bytes else "")
             + (f"  [{case.note}]" if case.note else "")
+            + f"; input from {case.source(llc_bytes())}"
         )
         hdr = f"{'contestant':<14}"
         for t in threads_list:
-            hdr += f" | T={t} {unit:>7} {'GB/s':>7} {'%copy':>6}"
+            hdr += f" | T={t} {unit:>7} {'GB/s':>7} {'%copy':>6} {'xroof':>6}"
         hdr += " | status"
         lines.append(hdr)
         lines.append("-" * len(hdr))
@@ -1552,6 +1628,7 @@ def text_tables(cases, threads_list, contestants, idx, summary) -> str:
                 row += (
                     f" | {'':3}{_tm(r, case.latency):>8} {_fmt(r.get('gbps'), '.1f'):>7}"
                     f" {_fmt(None if frac is None else 100 * frac, '.0f'):>6}"
+                    f" {_fmt(r.get('x_roof'), '.2f'):>6}"
                 )
             row += " | " + _status(rs)
             lines.append(row)
@@ -1570,18 +1647,26 @@ def text_tables(cases, threads_list, contestants, idx, summary) -> str:
 
 def markdown(cases, threads_list, contestants, idx, summary, meta) -> str:
     out = []
+    caches = ", ".join(f"{k} {v // 1024} KiB" for k, v in (meta.get("caches") or {}).items())
+    simd = meta.get("simd", "best")
     out.append(
-        f"Machine: {meta['cpu']} ({meta['ncpu']} CPUs), Python {meta['python']}, NumPy {meta['numpy']}; "
-        f"{'quick run; ' if meta['quick'] else ''}median of repetitions. "
+        f"Machine: {meta['cpu']} ({meta['ncpu']} CPUs{'; caches per instance: ' + caches if caches else ''}), "
+        f"Python {meta['python']}, NumPy {meta['numpy']}; SIMD level: {simd}"
+        + (f" (nhwcpool, PyTorch and oneDNN/TensorFlow held to it; {', '.join(UNHELD)} at their best)"
+           if simd != "best" else "")
+        + f"; {'quick run; ' if meta['quick'] else ''}median of repetitions. "
         "Speedup = best peer time / nhwcpool time (peers: " + ", ".join(PEERS) + "). "
         "GB/s counts input + output (+ int64 indices) bytes; % copy = GB/s relative to np.copyto of the "
-        "same input (2 x input bytes)."
+        "same input (2 x input bytes, one thread). x roof = nhwcpool time / the time to read the input "
+        "and write the output with T threads (1.00 = at the memory roof). Input from: 'cache' when "
+        "input + output fit in the last-level cache (repeated calls then find them there), else 'memory'."
     )
     out.append("")
     out.append(
-        "| case | what | T | nhwcpool | nhwcpool out= | best peer | peer time | speedup | nhwcpool GB/s | % of copy BW |"
+        "| case | what | T | nhwcpool | nhwcpool out= | best peer | peer time | speedup | nhwcpool GB/s "
+        "| % of copy BW | x roof | input from |"
     )
-    out.append("|---|---|---:|---:|---:|---|---:|---:|---:|---:|")
+    out.append("|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---|")
     for s in summary:
         case = CASES[s["case"]]
         u = " us" if case.latency else " ms"
@@ -1597,7 +1682,8 @@ def markdown(cases, threads_list, contestants, idx, summary, meta) -> str:
             f"{_fmt(s['speedup'], '.2f')}{'x' if s['speedup'] else ''}{'*' if s.get('busy') else ''} | "
             f"{_fmt(s['nhwcpool_gbps'], '.1f')} | "
             f"{_fmt(None if s['nhwcpool_frac_copy'] is None else 100 * s['nhwcpool_frac_copy'], '.0f')}"
-            f"{'%' if s['nhwcpool_frac_copy'] else ''} |"
+            f"{'%' if s['nhwcpool_frac_copy'] else ''} | "
+            f"{_fmt(s.get('nhwcpool_x_roof'), '.2f')} | {s.get('source', '?')} |"
         )
     if any(s.get("busy") for s in summary):
         out.append("")
@@ -1686,6 +1772,30 @@ def draw_png(path: Path, cases, threads_list, summary) -> None:
     plt.close(fig)
 
 
+def cache_sizes() -> dict[str, int]:
+    """Data/unified cache sizes in bytes per level, e.g. {'L1d': 32768, 'L2': 1048576, 'L3': 33554432},
+    read from Linux sysfs for CPU 0 (each cache as one instance sees it)."""
+    out: dict[str, int] = {}
+    base = Path("/sys/devices/system/cpu/cpu0/cache")
+    for d in sorted(base.glob("index*")):
+        try:
+            level = (d / "level").read_text().strip()
+            kind = (d / "type").read_text().strip()
+            size = (d / "size").read_text().strip()
+        except OSError:
+            continue
+        if kind == "Instruction":
+            continue
+        mult = {"K": 1024, "M": 1024**2, "G": 1024**3}.get(size[-1:], 1)
+        out[f"L{level}{'d' if kind == 'Data' else ''}"] = int(size.rstrip("KMG")) * mult
+    return out
+
+
+def llc_bytes() -> int | None:
+    sizes = cache_sizes()
+    return max(sizes.values()) if sizes else None
+
+
 def machine_meta(args, threads_list) -> dict:
     cpu = platform.processor() or ""
     try:
@@ -1711,6 +1821,8 @@ def machine_meta(args, threads_list) -> dict:
     return {
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "cpu": cpu,
+        "caches": cache_sizes(),
+        "simd": getattr(args, "simd", None) or "best",
         "git": rev,
         "ncpu": os.cpu_count(),
         "python": platform.python_version(),
@@ -1806,6 +1918,11 @@ def replot(args) -> int:
 def report(args, meta, headers, results, cases, threads_list, contestants) -> int:
     summary, idx = summarize(cases, threads_list, results)
     shown = [c for c in CONTESTANTS if c in contestants]
+    caches = ", ".join(f"{k} {v // 1024} KiB" for k, v in (meta.get("caches") or {}).items())
+    print(f"CPU: {meta.get('cpu')} ({meta.get('ncpu')} CPUs); caches per instance: {caches or 'unknown'}")
+    print(f"SIMD level: {meta.get('simd', 'best')}" + (
+        f" (held: nhwcpool, torch, oneDNN/TensorFlow; not held: {', '.join(UNHELD)})"
+        if meta.get("simd", "best") != "best" else ""))
     print(text_tables(cases, threads_list, shown, idx, summary))
     print()
     print(f"total wall time {meta.get('wall_s', 0):.0f} s; worker stderr in {meta.get('log')}")
@@ -1878,6 +1995,12 @@ def main(argv=None) -> int:
         help="before each worker, wait up to S seconds for other processes to go quiet",
     )
     ap.add_argument("--no-pin", action="store_true", help="do not pin workers to T CPUs")
+    ap.add_argument(
+        "--simd",
+        choices=sorted(SIMD_ENV),
+        help="hold nhwcpool, PyTorch and oneDNN/TensorFlow to this instruction-set level "
+        "(ONNX Runtime and JAX cannot be held and run at their best level)",
+    )
     ap.add_argument("--list", action="store_true", help="list cases and exit")
     ap.add_argument(
         "--from-json", metavar="PATH", help="re-render tables/markdown/png from an earlier JSON and exit"
