@@ -129,13 +129,21 @@ class Case:
     return_indices: bool = False
     latency: bool = False  # report microseconds per call, many calls per repetition
     note: str = ""
+    # Gradient with respect to the input (max: from the forward's indices, computed untimed;
+    # the result has the input's shape). Timed: the backward op alone.
+    backward: bool = False
 
     @property
-    def out_shape(self) -> tuple:
+    def fwd_shape(self) -> tuple:
+        """Shape of the forward's output (the gradient that backward reads)."""
         n, h, w, c = self.shape
         if self.op in ("gavg", "gmax"):
             return (n, 1, 1, c)
         return (n, (h + 2 * self.p - self.k) // self.s + 1, (w + 2 * self.p - self.k) // self.s + 1, c)
+
+    @property
+    def out_shape(self) -> tuple:
+        return self.shape if self.backward else self.fwd_shape
 
     @property
     def itemsize(self) -> int:
@@ -151,10 +159,14 @@ class Case:
 
     @property
     def idx_bytes(self) -> int:
+        if self.backward:
+            return math.prod(self.fwd_shape) * 8 if self.op == "max" else 0
         return math.prod(self.out_shape) * 8 if self.return_indices else 0
 
     @property
     def traffic_bytes(self) -> int:
+        if self.backward:  # gradient in (+ indices), gradient out
+            return math.prod(self.fwd_shape) * self.itemsize + self.idx_bytes + self.in_bytes
         return self.in_bytes + self.out_bytes + self.idx_bytes
 
     def source(self, llc: int | None) -> str:
@@ -176,6 +188,8 @@ class Case:
                 what += " (count_include_pad=False)"
             if self.return_indices:
                 what += " +indices"
+            if self.backward:
+                what += " backward"
         return f"{what}, {self.dtype} {tuple(self.shape)}"
 
 
@@ -198,6 +212,15 @@ CASES: dict[str, Case] = {
         Case("k_avg", "avg", (8, 112, 112, 128), dtype="float16", k=2, s=2),
         Case("l", "max", (1, 4, 4, 1), k=2, s=2, latency=True, note="call latency"),
         Case("m", "max", (8, 112, 112, 128), k=2, s=2, return_indices=True),
+        # Backward (gradient with respect to the input) of cases a, b, c, d1 (few channels), e, f.
+        Case("bw_a", "max", (8, 112, 112, 128), k=2, s=2, backward=True),
+        Case("bw_b", "max", (8, 112, 112, 64), k=3, s=2, p=1, backward=True),
+        Case("bw_c1", "max", (8, 20, 20, 512), k=5, s=1, p=2, backward=True),
+        Case("bw_c2", "max", (1, 80, 80, 256), k=5, s=1, p=2, backward=True),
+        Case("bw_d1", "max", (256, 24, 24, 3), k=2, s=2, backward=True),
+        Case("bw_d1avg", "avg", (256, 24, 24, 3), k=2, s=2, backward=True),
+        Case("bw_e", "avg", (8, 112, 112, 128), k=2, s=2, backward=True),
+        Case("bw_f", "avg", (8, 56, 56, 256), k=3, s=1, p=1, count_include_pad=False, backward=True),
     ]
 }
 
@@ -263,6 +286,33 @@ def make_input(case: Case) -> np.ndarray:
     if case.dtype != "float32":
         x = x.astype(case.dtype)
     return x
+
+
+def make_grad(case: Case) -> np.ndarray:
+    """Deterministic gradient of the forward's output (backward cases)."""
+    rng = np.random.default_rng(sum(map(ord, case.id)) * 104729)
+    return (rng.random(case.fwd_shape, dtype=np.float32) - np.float32(0.5)).astype(case.dtype)
+
+
+def np_backward64(case: Case, x: np.ndarray) -> np.ndarray:
+    """float64 gradient with respect to x: max via the first-max indices, avg via the divisors."""
+    n, h, w, c = x.shape
+    k, s, p = case.k, case.s, case.p
+    g = make_grad(case).astype(np.float64)
+    _, oh, ow, _ = case.fwd_shape
+    if case.op == "max":
+        _, idx = np_max_pool_indices(x, k, s, p)
+        gin = np.zeros((n, h * w, c))
+        for i in range(oh):
+            for j in range(ow):  # one term per (n, c) plane in each assignment: no repeats
+                gin[np.arange(n)[:, None], idx[:, i, j, :], np.arange(c)[None, :]] += g[:, i, j, :]
+        return gin.reshape(n, h, w, c)
+    q = g / (k * k) if case.count_include_pad or p == 0 else g / avg_counts(h, w, k, s, p)
+    gp = np.zeros((n, h + 2 * p, w + 2 * p, c))
+    for di in range(k):
+        for dj in range(k):
+            gp[:, di : di + s * (oh - 1) + 1 : s, dj : dj + s * (ow - 1) + 1 : s, :] += q
+    return gp[:, p : p + h, p : p + w, :]
 
 
 def _lowest(dtype) -> np.generic:
@@ -340,7 +390,9 @@ def np_global(x: np.ndarray, op: str, acc=np.float32) -> np.ndarray:
 
 
 def reference(case: Case, x: np.ndarray) -> dict:
-    """Exact for max; float64 accumulation for averages."""
+    """Exact for max; float64 accumulation for averages and gradients."""
+    if case.backward:
+        return {"values64": np_backward64(case, x)}
     if case.op == "max":
         if case.return_indices:
             v, i = np_max_pool_indices(x, case.k, case.s, case.p)
@@ -555,6 +607,14 @@ class NhwcPool(Contestant):
 
     def _call(self, case: Case, x: np.ndarray):
         m = self.m
+        if case.backward:
+            g = make_grad(case)
+            if case.op == "max":
+                _, idx = m.max_pool2d(x, case.k, case.s, case.p, return_indices=True)  # not timed
+                return lambda **kw: m.max_pool2d_backward(g, idx, x.shape, **kw)
+            return lambda **kw: m.avg_pool2d_backward(
+                g, x.shape, case.k, case.s, case.p, count_include_pad=case.count_include_pad, **kw
+            )
         if case.op == "max":
             return lambda **kw: m.max_pool2d(
                 x, case.k, case.s, case.p, return_indices=case.return_indices, **kw
@@ -659,6 +719,15 @@ class Torch(Contestant):
 
     def _make_call(self, case, xt):
         F = self.F
+        if case.backward:
+            # The kernels autograd runs for F.max_pool2d / F.avg_pool2d (channels_last in, out).
+            aten = self.torch.ops.aten
+            gt = self.torch.from_numpy(make_grad(case)).permute(0, 3, 1, 2)
+            k, s, p = [case.k] * 2, [case.s] * 2, [case.p] * 2
+            if case.op == "max":
+                _, it = aten.max_pool2d_with_indices(xt, k, s, p, [1, 1], False)  # not timed
+                return lambda: aten.max_pool2d_with_indices_backward(gt, xt, k, s, p, [1, 1], False, it)
+            return lambda: aten.avg_pool2d_backward(gt, xt, k, s, p, False, case.count_include_pad, None)
         if case.op == "max":
             call = lambda: F.max_pool2d(xt, case.k, case.s, case.p, return_indices=case.return_indices)
         elif case.op == "avg":
@@ -677,6 +746,8 @@ class TorchMkldnn(Torch):
         torch, F = self.torch, self.F
         if case.return_indices:
             skip("no return_indices on mkldnn tensors")
+        if case.backward:
+            skip("no backward on mkldnn tensors")
         try:
             xm = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).to_mkldnn()  # not timed
         except Exception as e:
@@ -720,6 +791,8 @@ class OnnxRuntime(Contestant):
 
         if case.return_indices:
             skip("indices not benchmarked for ORT (NCHW index semantics)")
+        if case.backward:
+            skip("inference only")
         elem = {
             "float32": TensorProto.FLOAT,
             "float16": TensorProto.FLOAT16,
@@ -817,6 +890,8 @@ class TensorFlow(Contestant):
         with tf.device("/CPU:0"):
             xt = tf.constant(x)  # copy into a TF tensor: not timed
         k, s, p = case.k, case.s, case.p
+        if case.backward:
+            return self._prepare_backward(case, xt)
         if case.op == "max":
             pad = "VALID" if p == 0 else [[0, 0], [p, p], [p, p], [0, 0]]
             if case.return_indices:
@@ -845,6 +920,45 @@ class TensorFlow(Contestant):
             call = lambda: tf.reduce_mean(xt, axis=[1, 2], keepdims=True)
         else:
             call = lambda: tf.reduce_max(xt, axis=[1, 2], keepdims=True)
+        try:
+            call()
+        except Exception as e:
+            raise Unsupported(str(e).splitlines()[0][:80]) from e
+        return call, lambda r: {"values": r.numpy()}
+
+    def _prepare_backward(self, case, xt):
+        """The ops TF's gradient registry runs for tf.nn.max_pool2d / avg_pool2d."""
+        tf = self.tf
+        _, h, w, _ = case.shape
+        k, s, p = case.k, case.s, case.p
+        with tf.device("/CPU:0"):
+            gt = tf.constant(make_grad(case))
+        ks, st = [1, k, k, 1], [1, s, s, 1]
+        if case.op == "max":
+            pad = "VALID" if p == 0 else [[0, 0], [p, p], [p, p], [0, 0]]
+            yt = tf.nn.max_pool2d(xt, k, s, pad)  # not timed
+            kw = (
+                dict(padding="VALID")
+                if p == 0
+                else dict(padding="EXPLICIT", explicit_paddings=[0, 0, p, p, p, p, 0, 0])
+            )
+            call = lambda: tf.raw_ops.MaxPoolGrad(
+                orig_input=xt, orig_output=yt, grad=gt, ksize=ks, strides=st, **kw
+            )
+        else:
+            if p == 0:
+                pad = "VALID"
+            elif (
+                not case.count_include_pad
+                and tf_same_pads(h, k, s) == (p, p)
+                and tf_same_pads(w, k, s) == (p, p)
+            ):
+                pad = "SAME"
+            else:
+                skip("avg_pool2d has no explicit padding and SAME is not equivalent")
+            call = lambda: tf.raw_ops.AvgPoolGrad(
+                orig_input_shape=list(case.shape), grad=gt, ksize=ks, strides=st, padding=pad
+            )
         try:
             call()
         except Exception as e:
@@ -896,9 +1010,15 @@ class Jax(Contestant):
             fn = lambda a: jnp.mean(a, axis=(1, 2), keepdims=True)
         else:
             fn = lambda a: jnp.max(a, axis=(1, 2), keepdims=True)
-        jf = jax.jit(fn)
         xd = jax.device_put(x)
         xd.block_until_ready()
+        if case.backward:
+            # jax.grad's pullback (XLA recomputes what it needs of the forward: select_and_scatter
+            # for max takes the operand; it is part of what a JAX user pays for the gradient).
+            jb = jax.jit(lambda a, g: jax.vjp(fn, a)[1](g)[0])
+            gd = jax.device_put(make_grad(case))
+            return (lambda: jb(xd, gd).block_until_ready()), lambda r: {"values": np.asarray(r)}
+        jf = jax.jit(fn)
         return (lambda: jf(xd).block_until_ready()), lambda r: {"values": np.asarray(r)}
 
 
@@ -910,6 +1030,8 @@ class NumpyRef(Contestant):
 
     def prepare(self, case, x):
         k, s, p = case.k, case.s, case.p
+        if case.backward:
+            skip("no backward (the reference runs in float64 only)")
         if case.op == "max":
             if case.return_indices:
                 return (lambda: np_max_pool_indices(x, k, s, p)), lambda r: {"values": r[0], "indices": r[1]}

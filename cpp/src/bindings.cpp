@@ -610,6 +610,15 @@ py::list simd_levels(bool (*pred)(nhwcpool::SimdLevel)) {
 
 }  // namespace
 
+// A new C-contiguous result (up to 4 dimensions) from the output cache above, for
+// bindings_backward.cpp, whose large gradients would otherwise fault in fresh pages each call.
+py::array nhwcpool_new_result(const py::dtype& dt, const std::vector<py::ssize_t>& dims) {
+  Shape s;
+  s.ndim = static_cast<int>(dims.size());
+  for (int i = 0; i < s.ndim && i < 4; ++i) s.dim[i] = dims[static_cast<std::size_t>(i)];
+  return new_result(dt, s);
+}
+
 PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
   m.doc() = "nhwcpool compiled core (private; use the nhwcpool package)";
   m.attr("__version__") = NHWCPOOL_VERSION;
