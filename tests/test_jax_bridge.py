@@ -13,6 +13,7 @@ CPU jax compiles are slow: cases reuse a few shapes, and most checks run eagerly
 
 from __future__ import annotations
 
+import doctest
 import subprocess
 import sys
 
@@ -347,6 +348,26 @@ def test_no_tracer_leaks():
         jax.vjp(lambda a: npj.avg_pool2d(a, 2, ceil_mode=True), x)[1](jnp.ones((2, 5, 6, 5)))
 
 
+@pytest.mark.parametrize("shape", [(2, 9, 11, 5), (9, 11)], ids=["4d", "2d"])
+@pytest.mark.parametrize("pool", ["max", "avg"])
+def test_grad_of_grad_matches_lax(pool, shape):
+    """The backward passes are differentiable again (gradient penalties, Hessian-vector
+    products): a second reverse pass through each equals lax's."""
+    x = _data(shape, seed=15)
+    ours, ref = (npj.max_pool2d, ref_max) if pool == "max" else (npj.avg_pool2d, ref_avg)
+    kw = {} if pool == "max" else {"count_include_pad": False}
+
+    def penalty(pool_fn):
+        def inner(a):
+            return jnp.sum(jnp.sin(pool_fn(a, 3, 2, 1, **kw)) ** 2)
+
+        return lambda a: jnp.sum(jax.grad(inner)(a) ** 2 * jnp.cos(a))
+
+    got = jax.grad(penalty(ours))(x)
+    expected = jax.grad(penalty(ref))(x)
+    np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-5, atol=1e-6)
+
+
 def test_forward_mode_is_refused_clearly():
     x = _data((2, 9, 11, 5), seed=9)
     # custom_vjp functions are reverse-mode only: JAX says so at trace time
@@ -462,3 +483,9 @@ def test_import_nhwcpool_does_not_import_jax():
     code = "import sys, nhwcpool; assert 'jax' not in sys.modules, 'jax imported'; print('ok')"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "ok"
+
+
+def test_module_docstring_examples():
+    result = doctest.testmod(npj)
+    assert result.attempted >= 4
+    assert result.failed == 0

@@ -12,8 +12,10 @@
 :func:`nhwcpool.avg_pool2d` (every padding form, ``ceil_mode``, ``dilation`` for max,
 ``count_include_pad`` and ``divisor_override`` for average) on arrays of shape (H, W),
 (H, W, C) or (N, H, W, C). They work under ``jax.jit``, ``jax.grad`` / ``jax.vjp``
-(a ``jax.custom_vjp`` whose backward calls nhwcpool's backward kernels) and ``jax.vmap``,
-and equal ``lax.reduce_window`` (max with a -inf init; sum divided by the window's divisor)
+(a ``jax.custom_vjp`` whose backward calls nhwcpool's backward kernels; the backward is
+differentiable again, so reverse mode composes to any order) and ``jax.vmap``. Forward mode
+(``jax.jvp``, ``jax.jacfwd``) is not available, as for any ``custom_vjp`` function. They
+equal ``lax.reduce_window`` (max with a -inf init; sum divided by the window's divisor)
 and its gradient (see "Use it in training" in the README for where they differ: NaN and
 all -inf windows).
 
@@ -359,17 +361,32 @@ def _max_fn(win: _Window, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Calla
                 "indices; enable them with jax.config.update('jax_enable_x64', True)"
             )
             raise ValueError(msg)
-        host = functools.partial(
-            _max_fwd_host, win=win, with_indices=True, idx_dtype=idx_dtype, base_ndim=base_ndim
-        )
-        y, idx = _callback(host, (y_struct, _struct(oshape, idx_dtype)), x)
+        y, idx = with_indices(x)
         return y, idx  # the only residual: the argmax of every output
 
     def bwd(idx: jax.Array, g: jax.Array) -> tuple[Any]:
         if not _is_float(dtype):
             return (_zero_cotangent(shape),)
-        host = functools.partial(_max_bwd_host, base_shape=shape)
-        return (_callback(host, _struct(shape, dtype), g.astype(dtype), idx),)
+        return (_max_scatter_fn(shape, dtype, oshape)(g.astype(dtype), idx),)
+
+    # Forward with indices, itself differentiable (so that fwd can be differentiated again,
+    # for grad of grad): its cotangent goes through the same scatter.
+    def values_and_indices(x: jax.Array) -> tuple[jax.Array, jax.Array]:
+        host = functools.partial(
+            _max_fwd_host, win=win, with_indices=True, idx_dtype=idx_dtype, base_ndim=base_ndim
+        )
+        y, idx = _callback(host, (y_struct, _struct(oshape, idx_dtype)), x)
+        return y, idx
+
+    def vi_fwd(x: jax.Array) -> tuple[tuple[jax.Array, jax.Array], jax.Array]:
+        y, idx = values_and_indices(x)
+        return (y, idx), idx
+
+    def vi_bwd(idx: jax.Array, cts: tuple[jax.Array, Any]) -> tuple[Any]:
+        return bwd(idx, cts[0])
+
+    with_indices = jax.custom_vjp(values_and_indices)
+    with_indices.defvjp(vi_fwd, vi_bwd)
 
     f = jax.custom_vjp(primal)
     f.defvjp(fwd, bwd)
@@ -392,15 +409,72 @@ def _avg_fn(
         return y
 
     def fwd(x: jax.Array) -> tuple[jax.Array, None]:
-        return primal(x), None  # average pooling is linear: nothing to keep
+        # average pooling is linear: nothing to keep. f (not primal) keeps fwd differentiable.
+        return f(x), None
 
     def bwd(_: None, g: jax.Array) -> tuple[Any]:
         if not _is_float(dtype):
             return (_zero_cotangent(shape),)
-        host = functools.partial(_avg_bwd_host, win=win, cip=cip, div=div, base_shape=shape)
-        return (_callback(host, _struct(shape, dtype), g.astype(dtype)),)
+        return (_avg_adjoint_fn(win, cip, div, shape, dtype, x64)(g.astype(dtype)),)
 
     f = jax.custom_vjp(primal)
+    f.defvjp(fwd, bwd)
+    return f
+
+
+# The backward passes are linear in the cotangent, and are custom_vjp functions themselves, so
+# that reverse mode composes to any order (grad of grad, Hessian-vector products, gradient
+# penalties). Max: the adjoint of the scatter to the argmax is a gather from it (plain XLA).
+# Average: the adjoint of the adjoint is the forward average itself.
+
+
+@functools.lru_cache(maxsize=1024)
+def _max_scatter_fn(
+    shape: tuple[int, ...], dtype: np.dtype[Any], oshape: tuple[int, ...]
+) -> Callable[[jax.Array, jax.Array], jax.Array]:
+    """g, idx -> the max pool's input gradient (g added at each output's argmax)."""
+    x_struct = _struct(shape, dtype)
+    host = functools.partial(_max_bwd_host, base_shape=shape)
+    # (planes, cells, channels) views of the input and of the output for the gather
+    _, h, w, c = _shape4(shape)
+    _, oh, ow, _ = _shape4(oshape)
+    n = shape[0] if len(shape) == 4 else 1
+
+    def scatter(g: jax.Array, idx: jax.Array) -> jax.Array:
+        gi: jax.Array = _callback(host, x_struct, g, idx)
+        return gi
+
+    def fwd(g: jax.Array, idx: jax.Array) -> tuple[jax.Array, jax.Array]:
+        return scatter(g, idx), idx
+
+    def bwd(idx: jax.Array, ct: jax.Array) -> tuple[jax.Array, None]:
+        taken = jnp.take_along_axis(ct.reshape(n, h * w, c), idx.reshape(n, oh * ow, c), axis=1)
+        return taken.reshape(oshape), None
+
+    f = jax.custom_vjp(scatter)
+    f.defvjp(fwd, bwd)
+    return f
+
+
+@functools.lru_cache(maxsize=1024)
+def _avg_adjoint_fn(
+    win: _Window, cip: bool, div: int | None, shape: tuple[int, ...], dtype: np.dtype[Any], x64: bool
+) -> Callable[[jax.Array], jax.Array]:
+    """g -> the average pool's input gradient."""
+    x_struct = _struct(shape, dtype)
+    host = functools.partial(_avg_bwd_host, win=win, cip=cip, div=div, base_shape=shape)
+
+    def adjoint(g: jax.Array) -> jax.Array:
+        gi: jax.Array = _callback(host, x_struct, g)
+        return gi
+
+    def fwd(g: jax.Array) -> tuple[jax.Array, None]:
+        return adjoint(g), None
+
+    def bwd(_: None, ct: jax.Array) -> tuple[jax.Array]:
+        return (_avg_fn(win, cip, div, shape, dtype, x64)(ct.astype(dtype)),)
+
+    f = jax.custom_vjp(adjoint)
     f.defvjp(fwd, bwd)
     return f
 
