@@ -231,22 +231,28 @@ def test_max_gradient_ties_go_to_the_first_maximum():
 
 
 def test_max_gradient_where_jax_differs_nan_and_all_minus_inf_windows():
-    """Documented differences: nhwcpool's gradient follows its forward's indices."""
-    x = np.zeros((1, 4, 4, 1), np.float32)
-    x[0, 1, 1, 0] = np.nan  # NaN wins (and its gradient goes to it)
-    x[0, 2:, 2:, 0] = -np.inf  # an all -inf window: its first cell (2, 2)
+    """The README's documented differences: nhwcpool's gradient follows its forward's indices."""
+    x = np.zeros((4, 4), np.float32)
+    x[0, 0] = 5.0
+    x[0, 1] = np.nan  # window (0, 0): 5, NaN, 0, 0
+    x[2:, 2:] = -np.inf  # window (1, 1): all -inf
     x = jnp.asarray(x)
-    y = npj.max_pool2d(x, 2)
-    assert np.isnan(y[0, 0, 0, 0])
-    assert y[0, 1, 1, 0] == -np.inf
-    g = np.asarray(jax.grad(lambda x: npj.max_pool2d(x, 2).sum())(x))[0, :, :, 0]
-    assert g[1, 1] == 1.0
-    assert g[2, 2] == 1.0
-    assert g.sum() == 4.0
-    # with padding, an all -inf corner window still routes to an input cell (JAX's select
-    # may pick the padded cell and drop the gradient)
-    g = np.asarray(jax.grad(lambda x: npj.max_pool2d(x, 2, 2, 1).sum())(x))[0, :, :, 0]
+    np.testing.assert_array_equal(np.asarray(npj.max_pool2d(x, 2)), np.asarray(ref_max(x, 2)))
+    g = np.asarray(jax.grad(lambda a: npj.max_pool2d(a, 2).sum())(x))
+    gr = np.asarray(jax.grad(lambda a: ref_max(a, 2).sum())(x))
+    assert g[0, 1] == 1.0  # the NaN
+    assert gr[1, 0] == 1.0  # JAX: the cell after the NaN
+    assert g[2, 2] == 1.0  # the first cell of the all -inf window, as JAX
+    assert gr[2, 2] == 1.0
+    # an all -inf window whose first cells are padding: nhwcpool picks the first input cell,
+    # JAX the padded cell (the gradient is lost)
+    x = jnp.zeros((4, 4), jnp.float32).at[0, 0].set(-jnp.inf)
+    g = np.asarray(jax.grad(lambda a: npj.max_pool2d(a, 2, 2, 1).sum())(x))
+    gr = np.asarray(jax.grad(lambda a: ref_max(a, 2, 2, 1).sum())(x))
+    assert g[0, 0] == 1.0
+    assert gr[0, 0] == 0.0
     assert g.sum() == 9.0
+    assert gr.sum() == 8.0
 
 
 # --------------------------------------------------------------------------------------------
