@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import jax
 import jax.numpy as jnp
@@ -353,8 +353,19 @@ def _x64() -> bool:
     return bool(jax.dtypes.canonicalize_dtype(np.int64) == np.int64)
 
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _jit(f: _F) -> _F:
+    """jit, so that eager calls reuse one compiled callback per shape instead of tracing and
+    compiling a new one each time (inside an outer jit it is inlined)."""
+    return cast("_F", jax.jit(f))
+
+
 def _in_place() -> bool:
-    return _USE_BUFFER_CALLBACK and _buffer_callback is not None
+    # buffer_callback hands over device buffers: NumPy can only read them on the CPU backend.
+    # Elsewhere pure_callback moves the data to the host and back.
+    return _USE_BUFFER_CALLBACK and _buffer_callback is not None and jax.default_backend() == "cpu"
 
 
 def _callback(in_place: bool, fn: Callable[..., Any], result: Any, *args: Any) -> Any:
@@ -439,7 +450,7 @@ def _max_fn(
 
     f = jax.custom_vjp(primal)
     f.defvjp(fwd, bwd)
-    return f
+    return _jit(f)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -474,7 +485,7 @@ def _avg_fn(
 
     f = jax.custom_vjp(primal)
     f.defvjp(fwd, bwd)
-    return f
+    return _jit(f)
 
 
 # The backward passes are linear in the cotangent, and are custom_vjp functions themselves, so
@@ -508,7 +519,7 @@ def _max_scatter_fn(
 
     f = jax.custom_vjp(scatter)
     f.defvjp(fwd, bwd)
-    return f
+    return _jit(f)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -537,7 +548,7 @@ def _avg_adjoint_fn(
 
     f = jax.custom_vjp(adjoint)
     f.defvjp(fwd, bwd)
-    return f
+    return _jit(f)
 
 
 # --------------------------------------------------------------------------------------------
