@@ -191,7 +191,7 @@ def _max_bwd_host(g: Any, idx: Any, *, out: Any, base_shape: tuple[int, ...]) ->
     base_ndim = len(base_shape)
     gf, lead = _fold(np.asarray(g), base_ndim)
     idf, _ = _fold(np.asarray(idx), base_ndim)
-    gi = _max_pool2d_backward(
+    gi = nhwcpool.max_pool2d_backward(
         gf,
         idf.astype(np.int64, copy=False),
         _in_shape(gf, lead, base_shape),
@@ -225,7 +225,7 @@ def _avg_bwd_host(
     kernel, stride, pad, _, ceil = win
     base_ndim = len(base_shape)
     gf, lead = _fold(np.asarray(g), base_ndim)
-    gi = _avg_pool2d_backward(
+    gi = nhwcpool.avg_pool2d_backward(
         gf,
         _in_shape(gf, lead, base_shape),
         kernel,
@@ -239,109 +239,13 @@ def _avg_bwd_host(
     return None if out is not None else _unfold(gi, lead, base_ndim)
 
 
-# --------------------------------------------------------------------------------------------
-# Backward kernels. nhwcpool.max_pool2d_backward / avg_pool2d_backward (C++) when this build has
-# them; until the backward branch is merged, plain NumPy adjoints of the same API.
-
-
-def _to4(a: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    if a.ndim == 2:
-        return a[None, :, :, None]
-    return a[None] if a.ndim == 3 else a
-
-
 def _shape4(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """(N, H, W, C) of an unbatched 2-d, 3-d or 4-d shape."""
     return tuple(shape) if len(shape) == 4 else (1, *_plane(tuple(shape)))
 
 
-def _np_max_backward(
-    grad_output: np.ndarray[Any, Any],
-    indices: np.ndarray[Any, Any],
-    input_shape: tuple[int, ...],
-    *,
-    out: np.ndarray[Any, Any] | None = None,
-) -> np.ndarray[Any, Any]:
-    g4, i4 = _to4(grad_output), _to4(indices)
-    n = g4.shape[0]
-    _, h, w, c = _shape4(input_shape)
-    acc = np.float32 if g4.dtype == np.float16 else g4.dtype
-    gi = np.zeros((n, c, h * w), dtype=acc)
-    nn = np.arange(n)[:, None, None, None]
-    cc = np.arange(c)[None, None, None, :]
-    np.add.at(gi, (nn, cc, i4), g4.astype(acc))
-    res = gi.reshape(n, c, h, w).transpose(0, 2, 3, 1).astype(g4.dtype).reshape(input_shape)
-    if out is None:
-        return np.ascontiguousarray(res)
-    np.copyto(out, res)
-    return out
-
-
-def _np_avg_backward(
-    grad_output: np.ndarray[Any, Any],
-    input_shape: tuple[int, ...],
-    kernel_size: tuple[int, int],
-    stride: tuple[int, int],
-    padding: Any,
-    *,
-    ceil_mode: bool,
-    count_include_pad: bool,
-    divisor_override: int | None,
-    out: np.ndarray[Any, Any] | None = None,
-) -> np.ndarray[Any, Any]:
-    del ceil_mode  # the output shape (from grad_output) already says how many windows there are
-    g4 = _to4(grad_output)
-    n, oh, ow, c = g4.shape
-    _, h, w, _ = _shape4(input_shape)
-    acc = np.float32 if g4.dtype == np.float16 else g4.dtype
-    pads = []
-    for size, o, k, s, ax in ((h, oh, kernel_size[0], stride[0], 0), (w, ow, kernel_size[1], stride[1], 1)):
-        if padding == "valid":
-            pads.append((0, 0))
-        elif padding == "same":
-            total = max((o - 1) * s + k - size, 0)
-            pads.append((total // 2, total - total // 2))
-        else:
-            pads.append(tuple(padding[ax]))
-    starts, divs = [], []
-    for size, o, k, s, (pb, pe) in (
-        (h, oh, kernel_size[0], stride[0], pads[0]),
-        (w, ow, kernel_size[1], stride[1], pads[1]),
-    ):
-        st = np.arange(o, dtype=np.int64) * s - pb
-        if count_include_pad and padding != "same":
-            cnt = np.minimum(st + k, size + pe) - np.maximum(st, -pb)
-        else:
-            cnt = np.minimum(st + k, size) - np.maximum(st, 0)
-        starts.append(st)
-        divs.append(cnt)
-    divisor = (
-        divs[0][:, None] * divs[1][None, :]
-        if divisor_override is None
-        else np.full((oh, ow), divisor_override)
-    )
-    scaled = g4.astype(acc) / divisor[None, :, :, None].astype(acc)
-    gi = np.zeros((n, h, w, c), dtype=acc)
-    # only the taps that reach the input for some window (kernels may be far larger than it)
-    for i in range(max(0, -int(starts[0][-1])), min(kernel_size[0], h - int(starts[0][0]))):
-        ys = starts[0] + i
-        vy = (ys >= 0) & (ys < h)
-        for j in range(max(0, -int(starts[1][-1])), min(kernel_size[1], w - int(starts[1][0]))):
-            xs = starts[1] + j
-            vx = (xs >= 0) & (xs < w)
-            gi[:, ys[vy][:, None], xs[vx][None, :], :] += scaled[:, vy][:, :, vx]
-    res = gi.astype(g4.dtype).reshape(input_shape)
-    if out is None:
-        return np.ascontiguousarray(res)
-    np.copyto(out, res)
-    return out
-
-
-_max_pool2d_backward: Callable[..., np.ndarray[Any, Any]] = getattr(
-    nhwcpool, "max_pool2d_backward", _np_max_backward
-)
-_avg_pool2d_backward: Callable[..., np.ndarray[Any, Any]] = getattr(
-    nhwcpool, "avg_pool2d_backward", _np_avg_backward
-)
+# --------------------------------------------------------------------------------------------
+# Tracing side
 
 
 def _struct(shape: tuple[int, ...], dtype: Any) -> Any:
@@ -394,7 +298,8 @@ def _is_float(dtype: Any) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
-# custom_vjp functions, one per (window, options): those are static, x is the only argument
+# custom_vjp functions, one per (window, options, unbatched shape, dtype): all static, x is
+# the only argument
 
 
 @functools.lru_cache(maxsize=1024)
