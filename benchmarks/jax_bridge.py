@@ -10,8 +10,9 @@ under jax.jit.
 Max pooling 2x2/s2 (the documents' MaxPool2D) on float32 NHWC arrays, forward alone and
 forward + input gradient (given the output's cotangent). Each thread count runs in its own
 subprocess pinned to that many CPUs, with OMP/XLA/nhwcpool threads set before any import.
-Prints the median time of each contestant and the ratios; the machine's load is printed
-first and last (timings on a shared machine are noisy: compare the columns of one run).
+The contestants of a case run in turn, round after round; the script prints the median
+wall-clock and CPU time of each and the ratios, and the machine's load first and last
+(timings on a shared machine are noisy: compare the columns of one run).
 """
 
 # ruff: noqa: PLC0415  (jax and nhwcpool are imported in the worker, after the thread setup)
@@ -31,17 +32,24 @@ CASES = {
 }
 
 
-def _median_seconds(fn, budget: float) -> tuple[float, int]:
-    fn()  # warm up (compilation, page faults)
-    fn()
-    times = []
-    start = time.perf_counter()
-    while len(times) < 5 or (time.perf_counter() - start < budget and len(times) < 2000):
-        t0 = time.perf_counter()
+def _interleaved_medians(rows: dict, budget: float) -> dict:
+    """Median wall and CPU (process) time of every row, the rows run in turn (round-robin) so
+    that a change in the machine's load hits all of them alike."""
+    for fn in rows.values():  # warm up (compilation, page faults)
         fn()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return times[len(times) // 2], len(times)
+        fn()
+    wall: dict = {name: [] for name in rows}
+    cpu: dict = {name: [] for name in rows}
+    start = time.perf_counter()
+    rounds = 0
+    while rounds < 7 or (time.perf_counter() - start < budget * len(rows) and rounds < 2000):
+        for name, fn in rows.items():
+            w0, c0 = time.perf_counter(), time.process_time()
+            fn()
+            cpu[name].append(time.process_time() - c0)
+            wall[name].append(time.perf_counter() - w0)
+        rounds += 1
+    return {name: (sorted(wall[name])[rounds // 2], sorted(cpu[name])[rounds // 2], rounds) for name in rows}
 
 
 def worker(threads: int, cases: list[str], budget: float) -> None:
@@ -108,9 +116,9 @@ def worker(threads: int, cases: list[str], budget: float) -> None:
         np.testing.assert_array_equal(np.asarray(bridge_fwd(xj)), np.asarray(lax_fwd(xj)))
         np.testing.assert_array_equal(np.asarray(bridge_both(xj, gj)[1]), np.asarray(lax_both(xj, gj)[1]))
         np.testing.assert_array_equal(np.asarray(pure_both(xj, gj)[1]), np.asarray(lax_both(xj, gj)[1]))
-        for row, fn in rows.items():
-            med, reps = _median_seconds(fn, budget)
-            print(json.dumps({"threads": threads, "case": name, "row": row, "median_s": med, "reps": reps}))
+        for row, (wall, cpu, reps) in _interleaved_medians(rows, budget).items():
+            rec = {"threads": threads, "case": name, "row": row, "wall_s": wall, "cpu_s": cpu, "reps": reps}
+            print(json.dumps(rec))
             sys.stdout.flush()
 
 
@@ -147,22 +155,24 @@ def main() -> None:
         out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
         results += [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
-    print("\nmax_pool2d 2x2/s2 float32, medians in microseconds (lower is better)\n")
+    print("\nmax_pool2d 2x2/s2 float32, medians in microseconds (lower is better)")
     head = (
         "| threads | case | shape | numpy | bridge (jit) | pure_callback (jit) | lax (jit) "
         "| bridge/numpy | bridge/lax |"
     )
-    for part in ("fwd", "fwd+grad"):
-        print(f"{part}:\n{head}\n|---|---|---|---:|---:|---:|---:|---:|---:|")
-        for t in sorted({r["threads"] for r in results}):
-            for c in cases:
-                m = {r["row"]: r["median_s"] * 1e6 for r in results if r["threads"] == t and r["case"] == c}
-                nb, br, pc, lx = (m[f"{r} {part}"] for r in ("numpy", "bridge", "pure", "lax"))
-                print(
-                    f"| {t} | {c} | {CASES[c]} | {nb:.1f} | {br:.1f} | {pc:.1f} | {lx:.1f} | "
-                    f"{br / nb:.2f} | {br / lx:.2f} |"
-                )
-        print()
+    for clock, what in (("wall_s", "wall-clock"), ("cpu_s", "CPU time of the process (all its threads)")):
+        for part in ("fwd", "fwd+grad"):
+            print(f"\n{part}, {what}:\n{head}\n|---|---|---|---:|---:|---:|---:|---:|---:|")
+            for t in sorted({r["threads"] for r in results}):
+                for c in cases:
+                    m = {r["row"]: r[clock] * 1e6 for r in results if r["threads"] == t and r["case"] == c}
+                    nb, br, pc, lx = (m[f"{r} {part}"] for r in ("numpy", "bridge", "pure", "lax"))
+                    print(
+                        f"| {t} | {c} | {CASES[c]} | {nb:.1f} | {br:.1f} | {pc:.1f} | {lx:.1f} | "
+                        f"{br / nb:.2f} | {br / lx:.2f} |"
+                    )
+    reps = sorted({r["reps"] for r in results})
+    print(f"\nrounds per case: {reps[0]}-{reps[-1]}")
     print(_load())
 
 
