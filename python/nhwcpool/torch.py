@@ -351,7 +351,7 @@ def _max_setup(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, Tensor])
     ctx.set_materialize_grads(False)
 
 
-def _max_backward(ctx: Any, grad_output: Tensor, _grad_indices: Any) -> tuple[Any, ...]:
+def _max_backward(ctx: Any, grad_output: Tensor | None, _grad_indices: Any) -> tuple[Any, ...]:
     (indices,) = ctx.saved_tensors
     if grad_output is None:
         return None, None, None, None, None, None
