@@ -8,8 +8,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path as _Path
+
+from ._openmp import quiet_private_runtime as _quiet_private_runtime
+
 try:
-    from . import _core
+    with _quiet_private_runtime(_Path(__file__).resolve().parent):
+        from . import _core
 except ImportError as exc:  # pragma: no cover - only when the extension is missing
     msg = (
         "nhwcpool's compiled extension (_core) could not be imported. Install the package with "
