@@ -91,7 +91,9 @@ def build_model() -> keras.Model:
     return model
 
 
-def save_figure(path: Path, model: keras.Model, x: np.ndarray, history: dict[str, list[float]]) -> None:
+def save_figure(
+    path: Path, model: keras.Model, x: np.ndarray, history: dict[str, list[float]], accuracy: float
+) -> None:
     import matplotlib as mpl  # noqa: PLC0415 - only for the figure
 
     mpl.use("Agg")
@@ -128,6 +130,8 @@ def save_figure(path: Path, model: keras.Model, x: np.ndarray, history: dict[str
     ax.plot(epochs, history["loss"], "o-", label="training loss")
     if "val_loss" in history:
         ax.plot(epochs, history["val_loss"], "s--", label="held-out loss")
+    ax.xaxis.set_major_locator(mpl.ticker.MaxNLocator(integer=True))
+    ax.set_title(f"loss per epoch; held-out accuracy {accuracy:.4f}", fontsize=9)
     ax.set_xlabel("epoch")
     ax.set_ylabel("categorical cross-entropy")
     ax.set_yscale("log")
@@ -170,7 +174,7 @@ def main() -> None:
     _, accuracy = model.evaluate(x_test, y_test_1h, verbose=0)
 
     picks = [int(np.flatnonzero(y_test == d)[0]) for d in (0, 3, 7)]
-    save_figure(args.figure, model, x_test[picks], hist.history)
+    save_figure(args.figure, model, x_test[picks], hist.history, accuracy)
     print(f"figure: {args.figure}")
     print(f"test accuracy: {accuracy:.4f}")
 

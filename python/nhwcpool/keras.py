@@ -39,7 +39,9 @@ Inputs of dtype float16, float32 and float64 are pooled in that dtype; any other
 Importing this module registers the layers with
 ``keras.saving.register_keras_serializable(package="nhwcpool")``, so a model saved with
 ``model.save("m.keras")`` loads back with ``keras.models.load_model("m.keras")`` once
-``nhwcpool.keras`` has been imported. ``import nhwcpool`` alone never imports Keras.
+``nhwcpool.keras`` has been imported. ``import nhwcpool`` alone never imports Keras. (A
+tensorflow SavedModel from ``model.export`` holds ``tf.numpy_function`` nodes that call back into
+the exporting process, so it cannot be served elsewhere.)
 """
 
 from __future__ import annotations
