@@ -669,4 +669,5 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
   });
   m.def("_get_output_cache_bytes", [] { return static_cast<int64_t>(OutputCache::get().limit()); });
   m.def("_output_cache_held", [] { return static_cast<int64_t>(OutputCache::get().held()); });
+  void bind_backward(py::module_&); bind_backward(m);  // bindings_backward.cpp: gradients, max_unpool2d
 }

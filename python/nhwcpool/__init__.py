@@ -29,16 +29,20 @@ from ._api import (
     set_num_threads,
     show_config,
 )
+from ._backward import avg_pool2d_backward, max_pool2d_backward, max_unpool2d
 
 __version__: str = _core.__version__
 
 __all__ = [
     "__version__",
     "avg_pool2d",
+    "avg_pool2d_backward",
     "get_num_threads",
     "global_avg_pool2d",
     "global_max_pool2d",
     "max_pool2d",
+    "max_pool2d_backward",
+    "max_unpool2d",
     "output_shape",
     "output_size",
     "set_num_threads",

@@ -61,6 +61,35 @@ def avg_pool2d(
     out: np.ndarray[Any, Any] | None,
     /,
 ) -> np.ndarray[Any, Any]: ...
+def max_pool2d_backward(
+    grad_output: np.ndarray[Any, Any],
+    indices: np.ndarray[Any, Any],
+    input_shape: list[int],
+    out: np.ndarray[Any, Any] | None,
+) -> np.ndarray[Any, Any]: ...
+def avg_pool2d_backward(
+    grad_output: np.ndarray[Any, Any],
+    input_shape: list[int],
+    kh: int,
+    kw: int,
+    sh: int,
+    sw: int,
+    pt: int,
+    pb: int,
+    pl: int,
+    pr: int,
+    ceil_mode: bool,
+    mode: int,
+    count_include_pad: bool,
+    divisor_override: int,
+    out: np.ndarray[Any, Any] | None,
+) -> np.ndarray[Any, Any]: ...
+def max_unpool2d(
+    x: np.ndarray[Any, Any],
+    indices: np.ndarray[Any, Any],
+    output_size: list[int],
+    out: np.ndarray[Any, Any] | None,
+) -> np.ndarray[Any, Any]: ...
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
 def openmp_enabled() -> bool: ...
