@@ -128,8 +128,31 @@ def _window(
     return (kh, kw, sh, sw, *_padding(padding))
 
 
-def _array(x: Any) -> np.ndarray[Any, Any]:
-    return x if type(x) is np.ndarray else np.asarray(x)
+def _array(x: Any, name: str = "x") -> np.ndarray[Any, Any]:
+    if type(x) is np.ndarray:
+        return x
+    if not isinstance(x, np.ndarray) and hasattr(type(x), "__dlpack__"):
+        return _from_dlpack(x, name)
+    return np.asarray(x)
+
+
+def _from_dlpack(x: Any, name: str) -> np.ndarray[Any, Any]:
+    """A NumPy view of a CPU array from another library (torch, JAX, CuPy...) via DLPack:
+    no copy, whatever its strides (so an NHWC-contiguous one is read in place)."""
+    if getattr(x, "requires_grad", False):
+        msg = (
+            f"{name} is a tensor that requires grad; nhwcpool's NumPy-level functions record no "
+            f"gradient: pass {name}.detach(), or use nhwcpool.torch for autograd"
+        )
+        raise TypeError(msg)
+    try:
+        return np.from_dlpack(x)
+    except (BufferError, RuntimeError, TypeError, ValueError) as exc:
+        msg = (
+            f"{name} ({type(x).__module__}.{type(x).__name__}) could not be read through DLPack as a "
+            f"CPU array of a supported dtype ({_SUPPORTED_NAMES}): {exc}"
+        )
+        raise TypeError(msg) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -210,7 +233,7 @@ def max_pool2d(
         # flags' types with the same messages as the general path below.
         s = kernel_size if stride is None else stride
         return _core.max_pool2d(
-            x if type(x) is np.ndarray else np.asarray(x),
+            x if type(x) is np.ndarray else _array(x),
             kernel_size,
             kernel_size,
             s,
@@ -295,7 +318,7 @@ def avg_pool2d(
     ):  # fast path for plain ints, as in max_pool2d
         s = kernel_size if stride is None else stride
         return _core.avg_pool2d(
-            x if type(x) is np.ndarray else np.asarray(x),
+            x if type(x) is np.ndarray else _array(x),
             kernel_size,
             kernel_size,
             s,
