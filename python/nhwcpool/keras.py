@@ -53,6 +53,7 @@ import keras
 import numpy as np
 
 from . import _api
+from ._backward import avg_pool2d_backward, max_pool2d_backward
 
 __all__ = [
     "AveragePooling2D",
@@ -188,9 +189,7 @@ def _tf_pool(
                 def backward(
                     g_: np.ndarray[Any, Any], i_: np.ndarray[Any, Any], shp: np.ndarray[Any, Any]
                 ) -> np.ndarray[Any, Any]:
-                    import nhwcpool  # noqa: PLC0415 - resolved when the gradient runs
-
-                    gi: np.ndarray[Any, Any] = nhwcpool.max_pool2d_backward(
+                    gi: np.ndarray[Any, Any] = max_pool2d_backward(
                         np.ascontiguousarray(g_), i_, tuple(int(v) for v in shp)
                     )
                     return gi
@@ -215,11 +214,9 @@ def _tf_pool(
 
             def grad(g: Any) -> Any:
                 def backward(g_: np.ndarray[Any, Any], shp: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-                    import nhwcpool  # noqa: PLC0415 - resolved when the gradient runs
-
                     in_shape = tuple(int(v) for v in shp)
                     k, s, p = window(in_shape)
-                    gi: np.ndarray[Any, Any] = nhwcpool.avg_pool2d_backward(
+                    gi: np.ndarray[Any, Any] = avg_pool2d_backward(
                         np.ascontiguousarray(g_), in_shape, k, s, p
                     )
                     return gi
