@@ -14,7 +14,7 @@ bilinear interpolation (NumPy only), 80% for training and 20% held out.
 Two settings differ from the document's: pixels are scaled to 0..1 (the document feeds raw
 0..255 values) and training runs 20 epochs instead of 10. With 1,438 training digits the
 document's settings end between 0.94 and 0.955 held-out accuracy depending on the seed; scaled
-pixels and 20 epochs give 0.967-0.978 (seeds 0, 1, 2).
+pixels and 20 epochs give 0.972 (tensorflow), 0.958 (torch) and 0.978 (jax) with seed 0.
 
 It prints ``model.summary()``, Keras's progress per epoch and, as its last two lines,
 ``figure: PATH`` (a PNG: a few held-out digits, their feature maps before and after each
