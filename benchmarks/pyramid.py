@@ -149,6 +149,18 @@ def main() -> None:
                     if best is None or t < best[1]:
                         best = (alt, t)
             rows.append((threads, name, t_copy, t_pyr, best))
+        # the forward's 2x2/s2 image kernels (uint8/uint16, C <= 4)
+        x = np.random.default_rng(0).integers(0, 256, size=(16, 224, 224, 3), dtype=np.uint8)
+        y = np.empty_like(x)
+        t_copy = median_time(lambda: np.copyto(y, x), 4 * args.repeat)
+        for label, fn in (
+            ("max_pool2d(x, 2)", lambda: nhwcpool.max_pool2d(x, 2)),
+            ("avg_pool2d(x, 2, dtype=uint8)", lambda: nhwcpool.avg_pool2d(x, 2, dtype=np.uint8)),
+        ):
+            t = median_time(fn, 4 * args.repeat)
+            print(f"[{threads} thread{'s' if threads > 1 else ''}] (16, 224, 224, 3) uint8 {label}: "
+                  f"np.copyto {t_copy * 1e3:.3f} ms, nhwcpool {t * 1e3:.3f} ms = {t / t_copy:.2f}x copy", flush=True)
+            rows.append((threads, f"2x2/s2 {label.split('(')[0]} (16,224,224,3) uint8", t_copy, t, None))
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print()
     print("| threads | case | np.copyto | nhwcpool.pyramid | / copy | best alternative | its time | pyramid faster by |")

@@ -304,6 +304,8 @@ inline O value_as(V v) {
   }
 }
 
+#include "image_pairs.hpp"
+
 // ---------------------------------------------------------------------------------------------
 // One pass.
 
@@ -345,154 +347,11 @@ void hreduce(const A* acc, A* hs, i64 cells_in, i64 cells_out, i64 f, i64 C) {
   }
 }
 
-// factor 2, integer values (exact in any order): a level's cell straight from the two source
-// rows of its block, 2x2 children per cell, C known at compile time (CC > 0) so that the
-// compiler turns the interleaved channels into vector shuffles. b == nullptr: a block cut by
-// the bottom edge (one row).
-template <int CC, class Op, class S, class A>
-void pair_rows_c(const S* NHWCPOOL_PYR_RESTRICT a, const S* NHWCPOOL_PYR_RESTRICT b, A* NHWCPOOL_PYR_RESTRICT hs,
-                 i64 cells_in, i64 cells_out, i64 c_run) {
-  const i64 C = CC > 0 ? CC : c_run;
-  const i64 full = std::min(cells_out, cells_in / 2);
-  if (b != nullptr) {
-    for (i64 o = 0; o < full; ++o) {
-      const S* pa = a + 2 * o * C;
-      const S* pb = b + 2 * o * C;
-      A* h = hs + o * C;
-      for (i64 c = 0; c < C; ++c) {
-        if constexpr (std::is_same<Op, OpSum>::value) {
-          h[c] = static_cast<A>(static_cast<A>(pa[c]) + static_cast<A>(pa[C + c]) + static_cast<A>(pb[c]) +
-                                static_cast<A>(pb[C + c]));
-        } else {
-          h[c] = Op::f(Op::f(static_cast<A>(pa[c]), static_cast<A>(pa[C + c])),
-                       Op::f(static_cast<A>(pb[c]), static_cast<A>(pb[C + c])));
-        }
-      }
-    }
-    if (full < cells_out) {  // the last cell holds one column
-      const S* pa = a + 2 * full * C;
-      const S* pb = b + 2 * full * C;
-      for (i64 c = 0; c < C; ++c) hs[full * C + c] = Op::f(static_cast<A>(pa[c]), static_cast<A>(pb[c]));
-    }
-  } else {
-    for (i64 o = 0; o < full; ++o) {
-      const S* pa = a + 2 * o * C;
-      A* h = hs + o * C;
-      for (i64 c = 0; c < C; ++c) h[c] = Op::f(static_cast<A>(pa[c]), static_cast<A>(pa[C + c]));
-    }
-    if (full < cells_out) {
-      for (i64 c = 0; c < C; ++c) hs[full * C + c] = static_cast<A>(a[2 * full * C + c]);
-    }
-  }
-}
-
-#if defined(__AVX2__)
-// Three interleaved channels (RGB) at factor 2, with byte shuffles over whole vectors of
-// pixels rather than a pixel at a time (the compiler does not vectorise the 6-byte groups).
-// Each 128-bit lane takes one unaligned load of two pixel pairs (12 bytes used); the results of
-// a lane (two output pixels) are stored with overlapping stores, so rows of hs have 16 bytes
-// of slack (PassRunner pads them). Returns the cells done; the caller finishes the row.
-inline __m256i load_lanes(const void* p0, const void* p1) {
-  return _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128(static_cast<const __m128i*>(p0))),
-                                 _mm_loadu_si128(static_cast<const __m128i*>(p1)), 1);
-}
-
-// uint8 sums into uint16: pair the two pixels' bytes of each channel, then vpmaddubsw by 1s.
-inline i64 rgb_sum_u8(const std::uint8_t* a, const std::uint8_t* b, std::uint16_t* hs, i64 cells_in, i64 full) {
-  const __m256i shuf = _mm256_setr_epi8(0, 3, 1, 4, 2, 5, 6, 9, 7, 10, 8, 11, -1, -1, -1, -1,
-                                        0, 3, 1, 4, 2, 5, 6, 9, 7, 10, 8, 11, -1, -1, -1, -1);
-  const __m256i ones = _mm256_set1_epi8(1);
-  i64 o = 0;
-  // 4 cells per step read bytes [6o, 6o + 28) of a row of 3 * cells_in bytes
-  for (; o + 4 <= full && 6 * o + 28 <= 3 * cells_in; o += 4) {
-    const __m256i x = _mm256_shuffle_epi8(load_lanes(a + 6 * o, a + 6 * o + 12), shuf);
-    const __m256i y = _mm256_shuffle_epi8(load_lanes(b + 6 * o, b + 6 * o + 12), shuf);
-    const __m256i s = _mm256_add_epi16(_mm256_maddubs_epi16(x, ones), _mm256_maddubs_epi16(y, ones));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(hs + 3 * o), _mm256_castsi256_si128(s));
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(hs + 3 * o + 6), _mm256_extracti128_si256(s, 1));
-  }
-  return o;
-}
-
-// uint8 max/min: the first pixel of each pair to bytes 0-5 of a lane, the second to 8-13.
-template <bool kMax>
-inline i64 rgb_ext_u8(const std::uint8_t* a, const std::uint8_t* b, std::uint8_t* hs, i64 cells_in, i64 full) {
-  const __m256i shuf = _mm256_setr_epi8(0, 1, 2, 6, 7, 8, -1, -1, 3, 4, 5, 9, 10, 11, -1, -1,
-                                        0, 1, 2, 6, 7, 8, -1, -1, 3, 4, 5, 9, 10, 11, -1, -1);
-  i64 o = 0;
-  for (; o + 4 <= full && 6 * o + 28 <= 3 * cells_in; o += 4) {
-    const __m256i x = _mm256_shuffle_epi8(load_lanes(a + 6 * o, a + 6 * o + 12), shuf);
-    const __m256i y = _mm256_shuffle_epi8(load_lanes(b + 6 * o, b + 6 * o + 12), shuf);
-    __m256i m = kMax ? _mm256_max_epu8(x, y) : _mm256_min_epu8(x, y);
-    m = kMax ? _mm256_max_epu8(m, _mm256_srli_si256(m, 8)) : _mm256_min_epu8(m, _mm256_srli_si256(m, 8));
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(hs + 3 * o), _mm256_castsi256_si128(m));
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(hs + 3 * o + 6), _mm256_extracti128_si256(m, 1));
-  }
-  return o;
-}
-
-// uint16 values (deeper levels of a uint8 mean, or uint16 images' max/min): one pixel pair per
-// lane, rows combined, then each pixel with its neighbour 6 bytes up.
-template <int kOp>  // 0 sum, 1 max, 2 min
-inline i64 rgb_u16(const std::uint16_t* a, const std::uint16_t* b, std::uint16_t* hs, i64 cells_in, i64 full) {
-  i64 o = 0;
-  for (; o + 2 <= full && 6 * o + 14 <= 3 * cells_in; o += 2) {
-    const __m256i x = load_lanes(a + 6 * o, a + 6 * o + 6);
-    const __m256i y = load_lanes(b + 6 * o, b + 6 * o + 6);
-    __m256i m;
-    if (kOp == 0) {
-      m = _mm256_add_epi16(x, y);
-      m = _mm256_add_epi16(m, _mm256_srli_si256(m, 6));
-    } else if (kOp == 1) {
-      m = _mm256_max_epu16(x, y);
-      m = _mm256_max_epu16(m, _mm256_srli_si256(m, 6));
-    } else {
-      m = _mm256_min_epu16(x, y);
-      m = _mm256_min_epu16(m, _mm256_srli_si256(m, 6));
-    }
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(hs + 3 * o), _mm256_castsi256_si128(m));
-    _mm_storel_epi64(reinterpret_cast<__m128i*>(hs + 3 * o + 3), _mm256_extracti128_si256(m, 1));
-  }
-  return o;
-}
-#endif
-
-// The vector kernels above for the cases they cover; 0 cells otherwise.
-template <class Op, class S, class A>
-i64 pair_rows_simd(const S* a, const S* b, A* hs, i64 cells_in, i64 full, i64 C) {
-#if defined(__AVX2__)
-  if (C == 3 && b != nullptr) {
-    constexpr int kOp = std::is_same<Op, OpSum>::value ? 0 : std::is_same<Op, OpMax>::value ? 1 : 2;
-    if constexpr (std::is_same<S, std::uint8_t>::value && std::is_same<A, std::uint16_t>::value && kOp == 0) {
-      return rgb_sum_u8(a, b, hs, cells_in, full);
-    } else if constexpr (std::is_same<S, std::uint8_t>::value && std::is_same<A, std::uint8_t>::value && kOp != 0) {
-      return rgb_ext_u8<kOp == 1>(a, b, hs, cells_in, full);
-    } else if constexpr (std::is_same<S, std::uint16_t>::value && std::is_same<A, std::uint16_t>::value) {
-      return rgb_u16<kOp>(a, b, hs, cells_in, full);
-    }
-  }
-#endif
-  (void)a; (void)b; (void)hs; (void)cells_in; (void)full; (void)C;
-  return 0;
-}
-
-template <class Op, class S, class A>
-void pair_rows(const S* a, const S* b, A* hs, i64 cells_in, i64 cells_out, i64 C) {
-  const i64 done = pair_rows_simd<Op>(a, b, hs, cells_in, std::min(cells_out, cells_in / 2), C);
-  if (done > 0) {
-    a += 2 * done * C;
-    b += 2 * done * C;
-    hs += done * C;
-    cells_in -= 2 * done;
-    cells_out -= done;
-  }
-  switch (C) {
-    case 1: pair_rows_c<1, Op>(a, b, hs, cells_in, cells_out, C); return;
-    case 2: pair_rows_c<2, Op>(a, b, hs, cells_in, cells_out, C); return;
-    case 3: pair_rows_c<3, Op>(a, b, hs, cells_in, cells_out, C); return;
-    case 4: pair_rows_c<4, Op>(a, b, hs, cells_in, cells_out, C); return;
-    default: pair_rows_c<0, Op>(a, b, hs, cells_in, cells_out, C); return;
-  }
+// factor 2, integer values: img_pair_rows (kernels/image_pairs.hpp, shared with the forward's
+// 2x2/s2 image kernels).
+template <class Op>
+constexpr int op_code() {
+  return std::is_same<Op, OpSum>::value ? 0 : std::is_same<Op, OpMax>::value ? 1 : 2;
 }
 
 template <class O, class A>
@@ -605,7 +464,7 @@ struct PassRunner {
         }
         const R* first = r % 2 == 1 ? static_cast<const R*>(saved[s]) : src;
         const R* second = r % 2 == 1 ? src : nullptr;
-        pair_rows<Op>(first, second, h, used_cols(g, k), g.OW[static_cast<std::size_t>(k)], g.C);
+        img_pair_rows<op_code<Op>()>(first, second, h, used_cols(g, k), g.OW[static_cast<std::size_t>(k)], g.C);
         cascade(k, h, n, r / f);
         return;
       }
