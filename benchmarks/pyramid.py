@@ -163,12 +163,18 @@ def main() -> None:
             rows.append((threads, f"2x2/s2 {label.split('(')[0]} (16,224,224,3) uint8", t_copy, t, None))
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print()
-    print("| threads | case | np.copyto | nhwcpool.pyramid | / copy | best alternative | its time | pyramid faster by |")
+    print("| threads | case | np.copyto | nhwcpool | / copy | best alternative | its time | pyramid faster by |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    def ms(t: float) -> str:
+        return f"{t * 1e3:.1f} ms" if t >= 0.01 else f"{t * 1e3:.3f} ms"
+
     for threads, name, t_copy, t_pyr, best in rows:
-        alt, t_alt = best if best else ("-", float("nan"))
-        print(f"| {threads} | {name} | {t_copy * 1e3:.1f} ms | {t_pyr * 1e3:.1f} ms | {t_pyr / t_copy:.2f}x | {alt} | "
-              f"{t_alt * 1e3:.0f} ms | {t_alt / t_pyr:.1f}x |")
+        if best:
+            alt, t_alt = best
+            tail = f"{alt} | {ms(t_alt)} | {t_alt / t_pyr:.1f}x"
+        else:
+            tail = "- | - | -"
+        print(f"| {threads} | {name} | {ms(t_copy)} | {ms(t_pyr)} | {t_pyr / t_copy:.2f}x | {tail} |")
 
 
 if __name__ == "__main__":
