@@ -618,6 +618,7 @@ py::array nhwcpool_new_result(const py::dtype& dt, const std::vector<py::ssize_t
   for (int i = 0; i < s.ndim && i < 4; ++i) s.dim[i] = dims[static_cast<std::size_t>(i)];
   return new_result(dt, s);
 }
+void bind_pyramid(py::module_& m);  // bindings_pyramid.cpp
 
 PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
   m.doc() = "nhwcpool compiled core (private; use the nhwcpool package)";
@@ -678,6 +679,7 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
     if (bytes < 0) value_error("_set_output_cache_bytes: bytes must be >= 0, got " + std::to_string(bytes));
     OutputCache::get().set_limit(static_cast<std::size_t>(bytes));
   });
+  bind_pyramid(m);
   m.def("_get_output_cache_bytes", [] { return static_cast<int64_t>(OutputCache::get().limit()); });
   m.def("_output_cache_held", [] { return static_cast<int64_t>(OutputCache::get().held()); });
   void bind_backward(py::module_&); bind_backward(m);  // bindings_backward.cpp: gradients, max_unpool2d

@@ -29,10 +29,12 @@
 // single header (kernels_impl.hpp) was, token for token. A new kernel goes into a new file
 // here, included where what it uses is defined (usually just before run.hpp).
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <new>
 #include <type_traits>
 
@@ -104,6 +106,8 @@ using i64 = std::int64_t;
 #include "wide.hpp"
 #include "fused_zmm.hpp"
 #include "direct.hpp"
+#include "image_pairs.hpp"
+#include "image_forward.hpp"
 #include "run.hpp"
 #include "transpose.hpp"
 

@@ -5,6 +5,7 @@
 // nhwcpool::NHWCPOOL_ISA (outside the anonymous namespace), after every other file.
 
 void max_pool(const MaxPoolArgs& a) {
+  if (image_max_pool(a)) return;  // 2x2/s2 uint8/uint16 images, C <= 4 (image_forward.hpp)
   switch (a.dtype) {
     case DType::f16: run_max<half_t>(a); return;
     case DType::f32: run_max<float>(a); return;
@@ -26,6 +27,7 @@ constexpr i64 kFloatSumCells = 64;
 // in float32 up to 64 cells and float64 beyond, float64 in float64, 8- to 32-bit integers exactly in int64, 64-bit integers in float64
 // (as numpy.mean does); the mean is then formed in float64 (float32 for float16).
 void avg_pool(const AvgPoolArgs& a) {
+  if (image_avg_pool(a)) return;  // 2x2/s2 uint8/uint16 images, C <= 4 (image_forward.hpp)
   switch (a.in_dtype) {
     case DType::f16:
       if (a.out_dtype == DType::f64) {
