@@ -9,11 +9,11 @@
 
 from __future__ import annotations
 
-import operator
 import os
 import subprocess
 import sys
 import time
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -23,13 +23,12 @@ da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
 import dask
+import nhwcpool
+import nhwcpool.dask as nd
 from dask.highlevelgraph import HighLevelGraph
 from dask_reference import ref_pyramid, slow_ref_pyramid, synthetic_block
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-import nhwcpool
-import nhwcpool.dask as nd
 from nhwcpool.dask import _pyramid
 
 HERE = Path(__file__).resolve().parent
@@ -74,7 +73,7 @@ def random_array(rng, shape, dtype):
 def chunking(draw, n):
     cuts = draw(st.lists(st.integers(1, max(n - 1, 1)), max_size=min(n - 1, 6), unique=True))
     edges = [0, *sorted(c for c in cuts if 0 < c < n), n]
-    return tuple(b - a for a, b in zip(edges[:-1], edges[1:]))
+    return tuple(b - a for a, b in pairwise(edges))
 
 
 @st.composite
@@ -101,7 +100,11 @@ def pool_case(draw, with_dilation):
 
 
 @settings(max_examples=150)
-@given(case=pool_case(True), dtype=st.sampled_from(["float32", "uint8", "int16", "float64"]), seed=st.integers(0, 9))
+@given(
+    case=pool_case(True),
+    dtype=st.sampled_from(["float32", "uint8", "int16", "float64"]),
+    seed=st.integers(0, 9),
+)
 def test_max_pool2d_matches_numpy(case, dtype, seed):
     shape, chunks, k, s, p, d, ceil_mode = case
     x = random_array(np.random.default_rng(seed), shape, dtype)
@@ -174,7 +177,11 @@ def pyramid_case(draw):
 
 
 @settings(max_examples=120)
-@given(case=pyramid_case(), dtype=st.sampled_from(["uint8", "uint16", "float32", "int16"]), seed=st.integers(0, 9))
+@given(
+    case=pyramid_case(),
+    dtype=st.sampled_from(["uint8", "uint16", "float32", "int16"]),
+    seed=st.integers(0, 9),
+)
 def test_pyramid_block_logic_matches_whole_array(case, dtype, seed):
     """The chunk logic, with the NumPy reference as the per-block function."""
     shape, chunks, levels, factor, edge, op = case
@@ -182,7 +189,7 @@ def test_pyramid_block_logic_matches_whole_array(case, dtype, seed):
     exp = ref_pyramid(x, levels, op=op, factor=factor, edge=edge)
     ys = _pyramid(da.from_array(x, chunks=chunks), levels, op, factor, edge, None, ref_pyramid)
     assert [y.shape for y in ys] == [e.shape for e in exp]
-    for got, e in zip(dask.compute(*ys, scheduler="sync"), exp):
+    for got, e in zip(dask.compute(*ys, scheduler="sync"), exp, strict=True):
         assert_same(got, e)
     # partial cells only at the image border: every block but the last spans whole cells
     h_axis = 1 if x.ndim == 4 else 0
@@ -231,7 +238,7 @@ def test_errors():
     x = np.zeros((8, 8), np.float32)
     with pytest.raises(TypeError, match=r"a must be a dask\.array\.Array"):
         nd.max_pool2d(x, 2)
-    with pytest.raises(ValueError, match="2 .* dimensions"):
+    with pytest.raises(ValueError, match=r"2 .* dimensions"):
         nd.avg_pool2d(da.zeros((2, 2, 2, 2, 2)), 2)
     with pytest.raises(ValueError, match="kernel_size must be >= 1"):
         nd.max_pool2d(da.from_array(x), 0)
@@ -279,7 +286,14 @@ POOL_TABLE = [
     ("avg", (45, 46, 3), "float32", (11, 13, 3), (3, 2, 1), {"count_include_pad": False, "ceil_mode": True}),
     ("avg", (2, 40, 44, 8), "float32", (2, 9, 10, 4), (4, 3, "same"), {}),
     ("avg", (40, 40, 1), "float64", (3, 17, 1), ((5, 2), (3, 1), ((2, 1), (0, 1))), {"divisor_override": 7}),
-    ("avg", (24, 80, 3), "uint16", (5, 13, (1, 2)), (9, 4, 4), {"ceil_mode": True, "count_include_pad": True}),
+    (
+        "avg",
+        (24, 80, 3),
+        "uint16",
+        (5, 13, (1, 2)),
+        (9, 4, 4),
+        {"ceil_mode": True, "count_include_pad": True},
+    ),
     ("avg", (30, 30, 16), "float32", (8, 8, 16), (2,), {}),
 ]
 
@@ -289,24 +303,33 @@ def test_pool_table_on_local_cluster(client):
     lazy, expected = [], []
     for fn, shape, dtype, chunks, args, kwargs in POOL_TABLE:
         x = random_array(rng, shape, dtype)
-        np_fn, dask_fn = (nhwcpool.max_pool2d, nd.max_pool2d) if fn == "max" else (nhwcpool.avg_pool2d, nd.avg_pool2d)
+        np_fn, dask_fn = (
+            (nhwcpool.max_pool2d, nd.max_pool2d) if fn == "max" else (nhwcpool.avg_pool2d, nd.avg_pool2d)
+        )
         expected.append(np_fn(x, *args, **kwargs))
         lazy.append(dask_fn(da.from_array(x, chunks=chunks), *args, **kwargs))
     results = client.gather(client.compute(lazy))
-    for got, exp in zip(results, expected):
+    for got, exp in zip(results, expected, strict=True):
         assert_same(got, exp)
 
 
 def test_pyramid_on_local_cluster(client):
-    a = da.map_blocks(synthetic_block, dtype=np.uint8, chunks=((100, 156, 44), (64, 128, 108), (3,)), kind="uint8")
+    a = da.map_blocks(
+        synthetic_block, dtype=np.uint8, chunks=((100, 156, 44), (64, 128, 108), (3,)), kind="uint8"
+    )
     x = a.compute(scheduler="sync")
-    cases = [("mean", 2, "partial", 3), ("max", 2, "trim", 4), ("min", 3, "partial", 2), ("mean", 2, "trim", 5)]
+    cases = [
+        ("mean", 2, "partial", 3),
+        ("max", 2, "trim", 4),
+        ("min", 3, "partial", 2),
+        ("mean", 2, "trim", 5),
+    ]
     lazy, expected = [], []
     for op, factor, edge, levels in cases:
         lazy.extend(_pyramid(a, levels, op, factor, edge, None, ref_pyramid))
         expected.extend(ref_pyramid(x, levels, op=op, factor=factor, edge=edge))
     results = client.gather(client.compute(lazy))
-    for got, exp in zip(results, expected):
+    for got, exp in zip(results, expected, strict=True):
         assert_same(got, exp)
 
 
@@ -327,7 +350,7 @@ def test_worker_killed_mid_pyramid_loses_nothing(client):
     assert not all(f.done() for f in futures)
     client.run(os._exit, 1, workers=[victim], on_error="ignore")  # the process dies, no reply
     results = client.gather(futures)
-    for got, exp in zip(results, ref_pyramid(x, 3)):
+    for got, exp in zip(results, ref_pyramid(x, 3), strict=True):
         assert_same(got, exp)
     client.wait_for_workers(2, timeout=60)
     assert victim not in client.scheduler_info()["workers"]  # the nanny started a new one

@@ -32,7 +32,7 @@ import math
 import operator
 from collections.abc import Callable, Sequence
 from functools import partial
-from itertools import product
+from itertools import pairwise, product
 from typing import Any
 
 import dask.array as da
@@ -115,7 +115,6 @@ class _PoolAxis:
         eff: int,
         stride: int,
         pad: tuple[int, int],
-        ceil_mode: bool,
     ) -> None:
         p0, p1 = pad
         starts = _starts(chunks)
@@ -126,7 +125,7 @@ class _PoolAxis:
         bounds = [*firsts, out]
         self.out_chunks = tuple(bounds[i + 1] - bounds[i] for i in range(len(firsts)))
         self.blocks: list[tuple[list[_Piece], int, int, bool]] = []
-        for j0, j1 in zip(bounds[:-1], bounds[1:]):
+        for j0, j1 in pairwise(bounds):
             lo_w = j0 * stride - p0  # first cell of the first window (may be padding)
             hi_w = (j1 - 1) * stride - p0 + eff  # one past the last cell of the last window
             lo, hi = max(0, lo_w), min(n, hi_w)
@@ -138,6 +137,16 @@ class _PoolAxis:
                 # the same overhang, never counted in a divisor, comes from ceil_mode locally.
                 pad_end, local_ceil = p1, True
             self.blocks.append((_pieces(starts, lo, hi), pad_begin, pad_end, local_ceil))
+
+
+def _graph(name: str, dsk: dict[Any, Any], dependency: Any) -> HighLevelGraph:
+    return HighLevelGraph.from_collections(name, dsk, dependencies=[dependency])
+
+
+def _new_array(graph: HighLevelGraph, name: str, chunks: list[tuple[int, ...]], dtype: Any) -> da.Array:
+    meta = np.empty((0,) * len(chunks), dtype=dtype)
+    out: da.Array = da.Array(graph, name, tuple(chunks), meta=meta)  # type: ignore[no-untyped-call]
+    return out
 
 
 def _assemble(parts: list[list[np.ndarray[Any, Any]]], h_axis: int) -> np.ndarray[Any, Any]:
@@ -196,10 +205,6 @@ def _graph_key_grid(
     return grid
 
 
-def _other_block_ranges(a: da.Array, h_axis: int) -> list[range]:
-    return [range(len(c)) for c in a.chunks]
-
-
 def _pool(
     a: da.Array,
     fn: Callable[..., np.ndarray[Any, Any]],
@@ -232,14 +237,14 @@ def _pool(
     elif mode != _EXPLICIT:  # "valid"
         pt = pb = pl = pr = 0
     use_ceil = bool(ceil_mode) and not same
-    hx = _PoolAxis(a.chunks[h_axis], a.shape[h_axis], out_h, eh, sh, (pt, pb), use_ceil)
-    wx = _PoolAxis(a.chunks[h_axis + 1], a.shape[h_axis + 1], out_w, ew, sw, (pl, pr), use_ceil)
+    hx = _PoolAxis(a.chunks[h_axis], a.shape[h_axis], out_h, eh, sh, (pt, pb))
+    wx = _PoolAxis(a.chunks[h_axis + 1], a.shape[h_axis + 1], out_w, ew, sw, (pl, pr))
 
     token = tokenize(a, label, kh, kw, sh, sw, dh, dw, pt, pb, pl, pr, mode, use_ceil, kwargs)
     name = f"nhwcpool-{label}-{token}"
     slice_name = f"nhwcpool-{label}-piece-{token}"
     dsk: dict[Any, Any] = {}
-    ranges = _other_block_ranges(a, h_axis)
+    ranges = [range(len(c)) for c in a.chunks]
     ranges[h_axis] = range(len(hx.blocks))
     ranges[h_axis + 1] = range(len(wx.blocks))
     for idx in product(*ranges):
@@ -256,12 +261,11 @@ def _pool(
             expect=(hx.out_chunks[idx[h_axis]], wx.out_chunks[idx[h_axis + 1]]),
             kwargs=call,
         )
-        dsk[(name, *idx)] = (task, grid)
+        key = (name, *idx)
+        dsk[key] = (task, grid)
     chunks = list(a.chunks)
     chunks[h_axis], chunks[h_axis + 1] = hx.out_chunks, wx.out_chunks
-    graph = HighLevelGraph.from_collections(name, dsk, dependencies=[a])
-    meta = np.empty((0,) * a.ndim, dtype=probe.dtype)
-    return da.Array(graph, name, tuple(chunks), meta=meta)
+    return _new_array(_graph(name, dsk, a), name, chunks, probe.dtype)
 
 
 # --------------------------------------------------------------------------------------------
@@ -323,7 +327,9 @@ def avg_pool2d(
         # "same" becomes explicit padding that the divisor excludes (as Keras)
         return {**kwargs, "count_include_pad": False} if same else dict(kwargs)
 
-    return _pool(a, nhwcpool.avg_pool2d, kernel_size, stride, padding, 1, ceil_mode, kwargs, local, "avg_pool2d")
+    return _pool(
+        a, nhwcpool.avg_pool2d, kernel_size, stride, padding, 1, ceil_mode, kwargs, local, "avg_pool2d"
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -391,8 +397,8 @@ def _pyramid(
         if edge == "trim" and len(bounds) > 2 and n - bounds[-2] < unit:
             del bounds[-2]  # a tail without a whole block joins its neighbour
         starts = _starts(a.chunks[ax])
-        blocks = [_pieces(starts, lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:])]
-        sizes = [hi - lo for lo, hi in zip(bounds[:-1], bounds[1:])]
+        blocks = [_pieces(starts, lo, hi) for lo, hi in pairwise(bounds)]
+        sizes = [hi - lo for lo, hi in pairwise(bounds)]
         per_axis.append((blocks, sizes))
     (hb, hs), (wb, ws) = per_axis
 
@@ -400,13 +406,14 @@ def _pyramid(
     name = f"nhwcpool-pyramid-{token}"
     slice_name = f"nhwcpool-pyramid-piece-{token}"
     dsk: dict[Any, Any] = {}
-    ranges = _other_block_ranges(a, h_axis)
+    ranges = [range(len(c)) for c in a.chunks]
     ranges[h_axis], ranges[h_axis + 1] = range(len(hb)), range(len(wb))
     task = partial(_pyramid_block, fn=fn, h_axis=h_axis, levels=levels, kwargs=kwargs)
     for idx in product(*ranges):
         grid = _graph_key_grid(a, h_axis, idx, hb[idx[h_axis]], wb[idx[h_axis + 1]], slice_name, dsk)
-        dsk[(name, *idx)] = (task, grid)
-    base = HighLevelGraph.from_collections(name, dsk, dependencies=[a])
+        key = (name, *idx)
+        dsk[key] = (task, grid)
+    base = _graph(name, dsk, a)
 
     def cells(size: int, step: int) -> int:
         return -(-size // step) if edge == "partial" else size // step
@@ -415,12 +422,13 @@ def _pyramid(
     for i in range(1, levels + 1):
         step = factor**i
         lname = f"{name}-level{i}"
-        ldsk = {(lname, *idx): (operator.getitem, (name, *idx), i - 1) for idx in product(*ranges)}
+        ldsk: dict[Any, Any] = {
+            (lname, *idx): (operator.getitem, (name, *idx), i - 1) for idx in product(*ranges)
+        }
         chunks = list(a.chunks)
         chunks[h_axis] = tuple(cells(s, step) for s in hs)
         chunks[h_axis + 1] = tuple(cells(s, step) for s in ws)
-        graph = HighLevelGraph.from_collections(lname, ldsk, dependencies=[_Layer(base, name)])
-        out.append(da.Array(graph, lname, tuple(chunks), meta=np.empty((0,) * a.ndim, dtype=out_dtype)))
+        out.append(_new_array(_graph(lname, ldsk, _Layer(base, name)), lname, chunks, out_dtype))
     return out
 
 
