@@ -609,6 +609,8 @@ py::list simd_levels(bool (*pred)(nhwcpool::SimdLevel)) {
 
 }  // namespace
 
+void bind_pyramid(py::module_& m);  // bindings_pyramid.cpp
+
 PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
   m.doc() = "nhwcpool compiled core (private; use the nhwcpool package)";
   m.attr("__version__") = NHWCPOOL_VERSION;
@@ -667,6 +669,7 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
     if (bytes < 0) value_error("_set_output_cache_bytes: bytes must be >= 0, got " + std::to_string(bytes));
     OutputCache::get().set_limit(static_cast<std::size_t>(bytes));
   });
+  bind_pyramid(m);
   m.def("_get_output_cache_bytes", [] { return static_cast<int64_t>(OutputCache::get().limit()); });
   m.def("_output_cache_held", [] { return static_cast<int64_t>(OutputCache::get().held()); });
 }

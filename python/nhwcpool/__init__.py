@@ -29,6 +29,7 @@ from ._api import (
     set_num_threads,
     show_config,
 )
+from ._pyramid import pyramid
 
 __version__: str = _core.__version__
 
@@ -41,6 +42,7 @@ __all__ = [
     "max_pool2d",
     "output_shape",
     "output_size",
+    "pyramid",
     "set_num_threads",
     "show_config",
 ]
