@@ -60,12 +60,6 @@ def ref_pyramid(x, levels, *, op="mean", factor=2, edge="partial", dtype=None):
     return res
 
 
-def slow_ref_pyramid(x, levels, **kwargs):
-    """ref_pyramid after a pause: keeps a pyramid in flight long enough to kill a worker."""
-    time.sleep(0.15)
-    return ref_pyramid(x, levels, **kwargs)
-
-
 def synthetic_block(block_info=None, *, kind="uint8", seed=0, delay=0.0):
     """A deterministic integer image block: a function of the cells' positions only."""
     time.sleep(delay)

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -25,8 +26,9 @@ distributed = pytest.importorskip("distributed")
 import dask
 import nhwcpool
 import nhwcpool.dask as nd
+import zarr
 from dask.highlevelgraph import HighLevelGraph
-from dask_reference import ref_pyramid, slow_ref_pyramid, synthetic_block
+from dask_reference import ref_pyramid, synthetic_block
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from nhwcpool.dask import _pyramid
@@ -199,6 +201,24 @@ def test_pyramid_block_logic_matches_whole_array(case, dtype, seed):
             assert sum(y.chunks[ax]) == exp[i - 1].shape[ax]
 
 
+@settings(max_examples=80)
+@given(
+    case=pyramid_case(),
+    dtype=st.sampled_from(["uint8", "uint16", "float32", "float64", "int16"]),
+    out_dtype=st.sampled_from([None, None, "uint8", "float32"]),
+    seed=st.integers(0, 9),
+)
+def test_pyramid_matches_numpy_pyramid(case, dtype, out_dtype, seed):
+    shape, chunks, levels, factor, edge, op = case
+    x = random_array(np.random.default_rng(seed), shape, dtype)
+    kw = dict(op=op, factor=factor, edge=edge, dtype=out_dtype)
+    exp = nhwcpool.pyramid(x, levels, **kw)
+    ys = nd.pyramid(da.from_array(x, chunks=chunks), levels, **kw)
+    assert [(y.shape, y.dtype) for y in ys] == [(e.shape, e.dtype) for e in exp]
+    for got, e in zip(dask.compute(*ys, scheduler="sync"), exp, strict=True):
+        assert_same(got, e)
+
+
 # --------------------------------------------------------------------------------------------
 # Graph shape
 
@@ -250,17 +270,23 @@ def test_errors():
     u = da.stack([u[u > 3], u[u > 3]], axis=1, allow_unknown_chunksizes=True)  # shape (nan, 2)
     with pytest.raises(ValueError, match="unknown chunk sizes"):
         nd.max_pool2d(u, 1)
-    with pytest.raises(ValueError, match="op must be"):
-        _pyramid(da.from_array(x), 1, "median", 2, "partial", None, ref_pyramid)
-    with pytest.raises(ValueError, match="edge must be"):
-        _pyramid(da.from_array(x), 1, "mean", 2, "crop", None, ref_pyramid)
-    with pytest.raises(ValueError, match="factor must be >= 2"):
-        _pyramid(da.from_array(x), 1, "mean", 1, "partial", None, ref_pyramid)
-    with pytest.raises(ValueError, match="levels must be >= 0"):
-        _pyramid(da.from_array(x), -1, "mean", 2, "partial", None, ref_pyramid)
+    d = da.from_array(x)
+    with pytest.raises(ValueError, match="op must be one of"):
+        nd.pyramid(d, 1, op="median")
+    with pytest.raises(TypeError, match="op must be a string"):
+        nd.pyramid(d, 1, op=None)
+    with pytest.raises(ValueError, match="edge must be one of"):
+        nd.pyramid(d, 1, edge="crop")
+    with pytest.raises(ValueError, match="factor must be an integer >= 2"):
+        nd.pyramid(d, 1, factor=1)
+    with pytest.raises(ValueError, match="levels must be an integer >= 0"):
+        nd.pyramid(d, -1)
+    with pytest.raises(TypeError, match="unsupported dtype"):
+        nd.pyramid(d.astype(bool), 1)
     with pytest.raises(ValueError, match="level 4 empty"):
-        _pyramid(da.from_array(x), 4, "mean", 2, "trim", None, ref_pyramid)
-    assert _pyramid(da.from_array(x), 0, "mean", 2, "partial", None, ref_pyramid) == []
+        nd.pyramid(d, 4, edge="trim")
+    assert nd.pyramid(d, 0) == []
+    assert [y.shape for y in nd.pyramid(d, 3, edge="trim")] == [(4, 4), (2, 2), (1, 1)]
 
 
 def test_import_nhwcpool_does_not_import_dask():
@@ -326,6 +352,8 @@ def test_pyramid_on_local_cluster(client):
     ]
     lazy, expected = [], []
     for op, factor, edge, levels in cases:
+        lazy.extend(nd.pyramid(a, levels, op=op, factor=factor, edge=edge))
+        expected.extend(nhwcpool.pyramid(x, levels, op=op, factor=factor, edge=edge))
         lazy.extend(_pyramid(a, levels, op, factor, edge, None, ref_pyramid))
         expected.extend(ref_pyramid(x, levels, op=op, factor=factor, edge=edge))
     results = client.gather(client.compute(lazy))
@@ -336,9 +364,11 @@ def test_pyramid_on_local_cluster(client):
 def test_worker_killed_mid_pyramid_loses_nothing(client):
     """A worker process dies while pyramid tasks are in flight: the nanny restarts it, the
     scheduler recomputes what it held, and the result is exact."""
-    a = da.map_blocks(synthetic_block, dtype=np.uint16, chunks=((64,) * 6, (64,) * 4), kind="uint16")
+    a = da.map_blocks(
+        synthetic_block, dtype=np.uint16, chunks=((64,) * 6, (64,) * 4), kind="uint16", delay=0.15
+    )
     x = a.compute(scheduler="sync")
-    ys = _pyramid(a, 3, "mean", 2, "partial", None, slow_ref_pyramid)
+    ys = nd.pyramid(a, 3)
     futures = client.compute(ys)
     victim = next(iter(client.scheduler_info()["workers"]))
     deadline = time.monotonic() + 30
@@ -350,7 +380,68 @@ def test_worker_killed_mid_pyramid_loses_nothing(client):
     assert not all(f.done() for f in futures)
     client.run(os._exit, 1, workers=[victim], on_error="ignore")  # the process dies, no reply
     results = client.gather(futures)
-    for got, exp in zip(results, ref_pyramid(x, 3), strict=True):
+    for got, exp in zip(results, nhwcpool.pyramid(x, 3), strict=True):
         assert_same(got, exp)
     client.wait_for_workers(2, timeout=60)
     assert victim not in client.scheduler_info()["workers"]  # the nanny started a new one
+
+
+# --------------------------------------------------------------------------------------------
+# examples/ome_zarr_pyramid.py
+
+
+def _load_example():
+    path = HERE.parent / "examples" / "ome_zarr_pyramid.py"
+    spec = importlib.util.spec_from_file_location("ome_zarr_pyramid_example", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return path, mod
+
+
+def _read_levels(out):
+    """The levels as (c, y, x) NumPy arrays, through ome-zarr's reader when it is installed,
+    else through zarr and the multiscales metadata."""
+    try:
+        from ome_zarr.io import parse_url  # noqa: PLC0415 - optional reader
+        from ome_zarr.reader import Reader  # noqa: PLC0415
+    except ImportError:
+        root = zarr.open_group(str(out), mode="r")
+        paths = [d["path"] for d in root.attrs["multiscales"][0]["datasets"]]
+        return [np.asarray(root[p][...]) for p in paths]
+    node = next(iter(Reader(parse_url(str(out)))()))
+    return [np.asarray(d.compute(scheduler="sync")) for d in node.data]
+
+
+def test_ome_zarr_example_writes_an_exact_pyramid(client, tmp_path):
+    path, example = _load_example()
+    out = tmp_path / "synthetic.ome.zarr"
+    cmd = [sys.executable, str(path), str(out), "--size", "300", "--chunk", "64", "--levels", "3"]
+    run = subprocess.run(
+        [*cmd, "--scheduler", client.scheduler.address],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert (
+        "levels (y, x, c): 0: (300, 300, 3), 1: (150, 150, 3), 2: (75, 75, 3), 3: (38, 38, 3)" in run.stdout
+    )
+    assert run.stdout.count("peak memory (max RSS) of worker") == 2
+
+    ms = zarr.open_group(str(out), mode="r").attrs["multiscales"][0]
+    assert ms["version"] == "0.4"
+    assert [a["name"] for a in ms["axes"]] == ["c", "y", "x"]
+    assert [d["path"] for d in ms["datasets"]] == ["0", "1", "2", "3"]
+    assert [d["coordinateTransformations"][0]["scale"] for d in ms["datasets"]] == [
+        [1.0, 1, 1],
+        [1.0, 2, 2],
+        [1.0, 4, 4],
+        [1.0, 8, 8],
+    ]
+    x = example.synthetic({None: {"array-location": [(0, 300), (0, 300), (0, 3)]}}, channels=3, kind="uint8")
+    expected = [x, *nhwcpool.pyramid(x, 3)]
+    for got, exp in zip(expected[1:], ref_pyramid(x, 3), strict=True):  # the documented rules
+        assert_same(got, exp)
+    for got, exp in zip(_read_levels(out), expected, strict=True):
+        assert_same(got, exp.transpose(2, 0, 1))

@@ -42,7 +42,7 @@ from dask.highlevelgraph import HighLevelGraph
 
 import nhwcpool
 
-from ._api import _EXPLICIT, _PAD_MODES, _int, _pair, _window
+from ._api import _EXPLICIT, _PAD_MODES, _pair, _window
 
 __all__ = ["avg_pool2d", "max_pool2d", "pyramid"]
 
@@ -336,10 +336,6 @@ def avg_pool2d(
 # Pyramid
 
 
-_OPS = ("mean", "max", "min")
-_EDGES = ("partial", "trim")
-
-
 def _pyramid_block(
     parts: list[list[np.ndarray[Any, Any]]],
     *,
@@ -361,33 +357,22 @@ def _pyramid(
     fn: Callable[..., list[np.ndarray[Any, Any]]],
 ) -> list[da.Array]:
     h_axis = _check_array(a)[0]
-    levels = _int(levels, "levels")
-    if levels < 0:
-        msg = f"levels must be >= 0, got {levels}"
-        raise ValueError(msg)
-    factor = _int(factor, "factor")
-    if factor < 2:
-        msg = f"factor must be >= 2, got {factor}"
-        raise ValueError(msg)
-    if op not in _OPS:
-        msg = f"op must be one of {_OPS}, got {op!r}"
-        raise ValueError(msg)
-    if edge not in _EDGES:
-        msg = f"edge must be one of {_EDGES}, got {edge!r}"
-        raise ValueError(msg)
+    kwargs = {"op": op, "factor": factor, "edge": edge, "dtype": dtype}
+    # every argument checked by the NumPy function itself, with its messages, on one pixel
+    # (edge="trim" probed as "partial": a trimmed 1 x 1 image has no level; checked below)
+    probe = fn(
+        np.zeros((1, 1), dtype=a.dtype), levels, **{**kwargs, "edge": "partial" if edge == "trim" else edge}
+    )
+    if not probe:
+        return []  # levels == 0
+    levels, unit = len(probe), int(factor) ** len(probe)
     n_h, n_w = a.shape[h_axis], a.shape[h_axis + 1]
-    if levels == 0:
-        return []
-    unit = factor**levels
     if edge == "trim" and (n_h < unit or n_w < unit):
         msg = (
             f"edge='trim' leaves level {levels} empty: {n_h} x {n_w} holds no whole "
             f"{unit} x {unit} block (factor**levels)"
         )
         raise ValueError(msg)
-    kwargs = {"op": op, "factor": factor, "edge": edge, "dtype": dtype}
-    # dtype and argument checks by the NumPy function on one small block
-    probe = fn(np.zeros((factor, factor), dtype=a.dtype), 1, **{**kwargs, "edge": "partial"})
     out_dtype = probe[0].dtype
 
     per_axis = []
@@ -420,7 +405,7 @@ def _pyramid(
 
     out = []
     for i in range(1, levels + 1):
-        step = factor**i
+        step = int(factor) ** i
         lname = f"{name}-level{i}"
         ldsk: dict[Any, Any] = {
             (lname, *idx): (operator.getitem, (name, *idx), i - 1) for idx in product(*ranges)
@@ -462,4 +447,4 @@ def pyramid(
     level i has the input's blocks scaled down by ``factor**i``. Partial cells (``edge="partial"``)
     occur only at the image border, as in the NumPy function; values are the same.
     """
-    return _pyramid(a, levels, op, factor, edge, dtype, nhwcpool.pyramid)  # type: ignore[attr-defined]
+    return _pyramid(a, levels, op, factor, edge, dtype, nhwcpool.pyramid)
