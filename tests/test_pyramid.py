@@ -69,9 +69,7 @@ def test_output_dtype(in_dtype, out_dtype, op):
     rng = np.random.default_rng(3)
     x = random_array(rng, (9, 7, 2), in_dtype)
     if np.dtype(in_dtype).kind == "f":
-        x.flat[::5] = np.array([np.nan, np.inf, -np.inf, 300.5, -129.5])[np.arange(x.size)[::5] % 5].astype(
-            in_dtype
-        )
+        x.flat[::5] = np.array([np.nan, np.inf, -np.inf, 300.5, -129.5])[np.arange(x.size)[::5] % 5].astype(in_dtype)
     if np.dtype(in_dtype).itemsize == 8 and np.dtype(out_dtype).kind == "f" and op == "mean":
         # float(sum) of 64-bit integers beyond 2**64 is rounded once more in the core
         x = random_array(rng, (9, 7, 2), in_dtype, full_range=False)
@@ -80,18 +78,7 @@ def test_output_dtype(in_dtype, out_dtype, op):
 
 @pytest.mark.parametrize(
     "shape",
-    [
-        (1, 1),
-        (1, 1, 1),
-        (1, 1, 1, 1),
-        (5, 7),
-        (7, 5, 1),
-        (3, 8, 9, 4),
-        (6, 5, 5),
-        (2, 4, 4, 17),
-        (4, 3, 64),
-        (1, 200),
-    ],
+    [(1, 1), (1, 1, 1), (1, 1, 1, 1), (5, 7), (7, 5, 1), (3, 8, 9, 4), (6, 5, 5), (2, 4, 4, 17), (4, 3, 64), (1, 200)],
 )
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32", "int16"])
 def test_layouts_and_tiny_images(shape, dtype):
