@@ -6,14 +6,15 @@ user writes today, measured side by side in one run.
 
 Contestants, each persisting every level on the cluster (2 worker processes x 1 thread):
 
-* input only: generating the synthetic image block by block (what every contestant includes)
+* input only: generating the synthetic image block by block (what every contestant includes),
+  keeping one pixel per block
 * nhwcpool.dask.pyramid: every level from each block in one task
 * coarsen chain: ``da.coarsen(np.mean, level, {y: 2, x: 2}).astype(uint8)`` per level, each level
   from the previous one (means of truncated means, float64 temporaries)
 * avg_pool2d chain: ``map_blocks(nhwcpool.avg_pool2d, level, 2, dtype=uint8)`` per level (means
   of rounded means, one task per block per level)
 
-Prints the median wall time, the time over the input's, and the task count of each.
+Prints the median and the fastest wall time, the median over the input's, and the task count.
 """
 
 from __future__ import annotations
@@ -36,6 +37,10 @@ def synthetic(block_info=None):
     x = np.arange(x0, x1, dtype=np.uint32)[None, :, None]
     c = np.arange(c0, c1, dtype=np.uint32)[None, None, :]
     return ((y * 7 + x * 13 + c * 101) ^ (y >> 3)).astype(np.uint8)
+
+
+def _corner(block):
+    return block[:1, :1].copy()  # the input's cost without keeping it
 
 
 def contestants(img, levels):
@@ -63,7 +68,7 @@ def contestants(img, levels):
         return out
 
     return {
-        "input only": lambda: [img],
+        "input only": lambda: [img.map_blocks(_corner, chunks=(1, 1, 3))],
         "nhwcpool.dask.pyramid": lambda: nhwcpool.dask.pyramid(img, levels),
         "coarsen chain": coarsen_chain,
         "avg_pool2d chain": avg_chain,
@@ -102,10 +107,10 @@ def main() -> None:
         print(
             f"{args.size} x {args.size} x 3 uint8, {args.chunk} chunks, {args.levels} levels, 2 workers x 1 thread"
         )
-        print(f"{'contestant':24s} {'median s':>9s} {'over input s':>13s} {'tasks':>7s}")
+        print(f"{'contestant':24s} {'median s':>9s} {'min s':>7s} {'over input s':>13s} {'tasks':>7s}")
         for name, ts in times.items():
             med = statistics.median(ts)
-            print(f"{name:24s} {med:9.2f} {med - base:13.2f} {tasks[name]:7d}")
+            print(f"{name:24s} {med:9.2f} {min(ts):7.2f} {med - base:13.2f} {tasks[name]:7d}")
 
 
 if __name__ == "__main__":
