@@ -101,7 +101,7 @@ def pool_case(draw, with_dilation):
     return shape, tuple(chunks), (kh, kw), (sh, sw), padding, (dh, dw), ceil_mode
 
 
-@settings(max_examples=150)
+@settings(max_examples=100)
 @given(
     case=pool_case(True),
     dtype=st.sampled_from(["float32", "uint8", "int16", "float64"]),
@@ -119,7 +119,7 @@ def test_max_pool2d_matches_numpy(case, dtype, seed):
     assert_same(y.compute(scheduler="sync"), exp)
 
 
-@settings(max_examples=150)
+@settings(max_examples=100)
 @given(
     case=pool_case(False),
     dtype=st.sampled_from(["float32", "uint8", "int16", "float64", "uint16"]),
@@ -178,7 +178,7 @@ def pyramid_case(draw):
     return shape, chunks, levels, factor, edge, op
 
 
-@settings(max_examples=120)
+@settings(max_examples=70)
 @given(
     case=pyramid_case(),
     dtype=st.sampled_from(["uint8", "uint16", "float32", "int16"]),
@@ -201,7 +201,7 @@ def test_pyramid_block_logic_matches_whole_array(case, dtype, seed):
             assert sum(y.chunks[ax]) == exp[i - 1].shape[ax]
 
 
-@settings(max_examples=80)
+@settings(max_examples=50)
 @given(
     case=pyramid_case(),
     dtype=st.sampled_from(["uint8", "uint16", "float32", "float64", "int16"]),
@@ -303,20 +303,20 @@ POOL_TABLE = [
     ("max", (64, 64, 3), "uint8", (16, 16, 3), (2,), {}),
     ("max", (65, 67, 3), "uint8", ((10, 30, 25), (7, 7, 50, 3), 3), (3, 2, 1), {"ceil_mode": True}),
     ("max", (9, 11), "float32", (1, 1), (3, 1, "same"), {}),  # chunks of one cell
-    ("max", (2, 37, 29, 5), "float64", (1, 10, 8, (2, 3)), (3, 3), {"dilation": 2}),
+    ("max", (2, 37, 29, 5), "float64", (2, 10, 8, (2, 3)), (3, 3), {"dilation": 2}),
     ("max", (50, 50, 2), "int16", (50, 50, 2), ((4, 3), (2, 3), ((1, 2), (0, 1))), {}),  # one chunk
-    ("max", (33, 31, 4), "float32", (7, 9, 2), (5, 3, 2), {"ceil_mode": True}),
+    ("max", (33, 31, 4), "float32", (7, 9, 4), (5, 3, 2), {"ceil_mode": True}),
     ("max", (30, 30), "uint16", (4, 6), (7, 1, "valid"), {}),  # chunks smaller than the kernel
     ("avg", (64, 64, 3), "uint8", (16, 16, 3), (2,), {"dtype": "uint8"}),
     ("avg", (65, 67, 3), "uint8", ((10, 30, 25), (7, 7, 50, 3), 3), (3, 2, 1), {"ceil_mode": True}),
     ("avg", (45, 46, 3), "float32", (11, 13, 3), (3, 2, 1), {"count_include_pad": False, "ceil_mode": True}),
-    ("avg", (2, 40, 44, 8), "float32", (2, 9, 10, 4), (4, 3, "same"), {}),
+    ("avg", (2, 40, 44, 8), "float32", (2, 9, 10, 8), (4, 3, "same"), {}),
     ("avg", (40, 40, 1), "float64", (3, 17, 1), ((5, 2), (3, 1), ((2, 1), (0, 1))), {"divisor_override": 7}),
     (
         "avg",
         (24, 80, 3),
         "uint16",
-        (5, 13, (1, 2)),
+        (5, 13, 3),
         (9, 4, 4),
         {"ceil_mode": True, "count_include_pad": True},
     ),
