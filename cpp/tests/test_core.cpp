@@ -394,6 +394,9 @@ static void test_transpose(std::mt19937& rng) {
   }
 }
 
+// cpp/tests/test_strategies.cpp: each kernel strategy at each level (returns the failures).
+int run_strategy_tests(int* checks);
+
 int main() {
   std::mt19937 rng(1234);
   test_shapes();
@@ -401,6 +404,7 @@ int main() {
   test_output_offset();
   test_misaligned_stream(rng);
   test_transpose(rng);
+  g_failures += run_strategy_tests(&g_checks);
   std::printf("nhwcpool C++ core: %d checks, %d failed (OpenMP %s, best SIMD %s)\n", g_checks, g_failures,
               openmp_enabled() ? "on" : "off", simd_level_name(best_simd_level()));
   return g_failures == 0 ? 0 : 1;

@@ -40,6 +40,7 @@
 
 #include "nhwcpool/kernels.hpp"
 #include "nhwcpool/parallel.hpp"
+#include "nhwcpool/trace.hpp"
 
 #if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
 #include <immintrin.h>

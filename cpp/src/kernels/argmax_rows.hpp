@@ -95,6 +95,7 @@ struct MaxIndexed {
           rp = conv.p;
         }
         if (flat) {
+          NHWCPOOL_TRACE(argmax_flat);
           const i64 ne = (fe - fb) * C;
           A* NHWCPOOL_RESTRICT mv = val + fb * C;
           i64* NHWCPOOL_RESTRICT mi = idx + fb * C;
@@ -107,6 +108,7 @@ struct MaxIndexed {
 #ifdef __AVX512F__
             if constexpr (kGather) {
               if (gather) {
+                NHWCPOOL_TRACE(argmax_gather);
                 const __m512i vid0 = _mm512_set1_epi64(id0);
                 for (; e < ne; e += 16) {
                   const i64 left = ne - e;
@@ -144,6 +146,7 @@ struct MaxIndexed {
           const i64 f = wt.first[oi], cnt = wt.count[oi];
           A* NHWCPOOL_RESTRICT mv = val + o * C;
           i64* NHWCPOOL_RESTRICT mi = idx + o * C;
+          NHWCPOOL_TRACE(argmax_window);
           for (i64 j = 0; j < cnt; ++j) {
             const i64 w = f + j * dw;
             const A* NHWCPOOL_RESTRICT s = rp + w * C;

@@ -58,6 +58,7 @@ struct Window {
 
 template <class Op, class A, class T, bool Full>
 inline void reduce_block(const Window<T>& win, i64 c0, i64 cb, A* NHWCPOOL_RESTRICT acc) {
+  NHWCPOOL_TRACE(block);
   constexpr i64 B = block_of<A>();
   const i64 n = Full ? B : cb;
   if constexpr (std::is_same<T, half_t>::value) {  // converted through a small buffer (F16C)

@@ -16,6 +16,7 @@
 template <class A, class T, class I, bool Full>
 inline void argmax_block(const Window<T>& win, i64 c0, i64 cb, A* NHWCPOOL_RESTRICT acc,
                          I* NHWCPOOL_RESTRICT ord) {
+  NHWCPOOL_TRACE(argmax_block);
   constexpr i64 B = block_of<A>();
   const i64 n = Full ? B : cb;
   alignas(64) A tmp[B];
@@ -180,6 +181,7 @@ inline void argmax_f32_zmm(const Window<float>& win, i64 c0, __mmask16 tail,
 // vals is 64-byte aligned and cb a multiple of 16 (see stream_values); stream_idx: idx too.
 NHWCPOOL_ALWAYS_INLINE inline void argmax_block_zmm(const Window<float>& win, i64 c0, i64 cb, float* vals, i64* idx,
                              bool stream_vals, bool stream_idx) {
+  NHWCPOOL_TRACE(argmax_zmm);
   z_dispatch<float>(cb, [&](auto nv, auto tail_flag, __mmask16 tail) NHWCPOOL_ALWAYS_INLINE {
     argmax_f32_zmm<decltype(nv)::value, decltype(tail_flag)::value>(win, c0, tail, vals, idx, stream_vals,
                                                                       stream_idx);

@@ -137,6 +137,7 @@ class RowDivisors {
 
 template <class T>
 void avg_row_float64(const AvgPoolArgs& a, i64 n, i64 oh, void* orow) {
+  NHWCPOOL_TRACE(avg_redo_f64);
   const Geometry& g = a.geo;
   const AxisTable& ht = *a.htab;
   const AxisTable& wt = *a.wtab;

@@ -130,6 +130,7 @@ NHWCPOOL_ALWAYS_INLINE inline bool max_h16_bits_zmm(const Window<half_t>& win, i
 template <class T, bool Stream>
 NHWCPOOL_ALWAYS_INLINE inline void avg_block_zmm(const Window<T>& win, i64 c0, i64 cb, const Divisor<float>& div, T* dst,
                           FiniteCheck& finite) {
+  NHWCPOOL_TRACE(avg_zmm);
   z_dispatch<float>(cb, [&](auto nv, auto tail_flag, __mmask16 tail) NHWCPOOL_ALWAYS_INLINE {
     constexpr bool kTail = decltype(tail_flag)::value;
     avg_zmm<T, decltype(nv)::value, kTail, Stream && !kTail>(win, c0, tail, div, dst, finite);
@@ -193,6 +194,7 @@ NHWCPOOL_ALWAYS_INLINE inline void max_int_zmm(const Window<T>& win, i64 c0, typ
 // The same for max.
 template <class T, bool Stream>
 NHWCPOOL_ALWAYS_INLINE inline void max_block_zmm(const Window<T>& win, i64 c0, i64 cb, T* dst) {
+  if constexpr (std::is_integral<T>::value) NHWCPOOL_TRACE(max_int_zmm);
   if constexpr (std::is_integral<T>::value) {
     z_dispatch<T>(cb, [&](auto nv, auto tail_flag, typename ZMask<T>::type tail) NHWCPOOL_ALWAYS_INLINE {
       constexpr bool kTail = decltype(tail_flag)::value;
@@ -206,8 +208,10 @@ NHWCPOOL_ALWAYS_INLINE inline void max_block_zmm(const Window<T>& win, i64 c0, i
       constexpr bool kTail = decltype(tail_flag)::value;
       done = max_h16_bits_zmm<decltype(nv)::value, kTail, Stream && !kTail>(win, c0, tail, dst);
     });
+    if (done) NHWCPOOL_TRACE(max_h16_bits);
     if (done) return;
   }
+  if constexpr (!std::is_integral<T>::value) NHWCPOOL_TRACE(max_zmm);
   z_dispatch<float>(cb, [&](auto nv, auto tail_flag, __mmask16 tail) NHWCPOOL_ALWAYS_INLINE {
     constexpr bool kTail = decltype(tail_flag)::value;
     max_zmm<T, decltype(nv)::value, kTail, Stream && !kTail>(win, c0, tail, dst);
@@ -221,6 +225,7 @@ NHWCPOOL_ALWAYS_INLINE inline void max_block_zmm(const Window<T>& win, i64 c0, i
 // integers; float16 keeps its per-pixel fallback (see max_h16_bits_zmm).
 template <class T, bool Stream>
 NHWCPOOL_NOINLINE void max_run_zmm(const TapList<T>& tl, Window<T> win, i64 step, i64 npx, i64 C, T* dst) {
+  NHWCPOOL_TRACE(pixel_runs);
   using Lane = typename std::conditional<std::is_integral<T>::value, T, float>::type;
   z_dispatch<Lane>(C, [&](auto nv, auto tail_flag, typename ZMask<Lane>::type tail) NHWCPOOL_ALWAYS_INLINE {
     constexpr int kNV = decltype(nv)::value;
@@ -240,6 +245,7 @@ NHWCPOOL_NOINLINE void max_run_zmm(const TapList<T>& tl, Window<T> win, i64 step
 template <class T, bool Stream>
 NHWCPOOL_NOINLINE void avg_run_zmm(const TapList<T>& tl, Window<T> win, i64 step, i64 npx, i64 C, const Divisor<float>* divs,
                         T* dst, FiniteCheck& finite) {
+  NHWCPOOL_TRACE(pixel_runs);
   z_dispatch<float>(C, [&](auto nv, auto tail_flag, __mmask16 tail) NHWCPOOL_ALWAYS_INLINE {
     constexpr int kNV = decltype(nv)::value;
     constexpr bool kTail = decltype(tail_flag)::value;

@@ -11,6 +11,7 @@ void horizontal(const A* NHWCPOOL_RESTRICT row, A* NHWCPOOL_RESTRICT out, const 
                 A* vh = nullptr, const SmallGather* gather = nullptr) {
   const i64 C = g.C, OW = g.OW, kw = g.w.kernel, dw = g.w.dilation;
   if (vh != nullptr) {  // caller checked vhgw_applies(g.w, g.W); vh holds 2 * (OW + kw - 1) * C
+    NHWCPOOL_TRACE(running_w);
     const i64 L = OW + kw - 1;
     vhgw_axis<Op, A>([row, C](i64 x) { return row + x * C; }, g.W, kw, g.w.pad_begin, OW, C, out, vh, vh + L * C);
     return;
@@ -28,6 +29,7 @@ void horizontal(const A* NHWCPOOL_RESTRICT row, A* NHWCPOOL_RESTRICT out, const 
       }
     }
     if (!gathered) {
+      NHWCPOOL_TRACE(rows_shifted);
       const i64 c1 = wt.first[static_cast<std::size_t>(fe - 1)];
       const i64 len = (c1 - c0 + 1) * C;
       const A* base = row + c0 * C;
@@ -61,6 +63,7 @@ void horizontal(const A* NHWCPOOL_RESTRICT row, A* NHWCPOOL_RESTRICT out, const 
     }
     const i64 f = wt.first[oi];
     for (i64 t = 0; t < cnt; ++t) taps[t] = row + (f + t * dw) * C;
+    NHWCPOOL_TRACE(rows_window);
     reduce_rows<Op>(taps, cnt, d, C);
   }
 }
@@ -122,6 +125,7 @@ template <class Op, class A, class T>
 const A* vertical(const InputView& in, const Geometry& g, const AxisTable& ht, i64 n, i64 oh,
                   A* buf, const T** rows) {
   const i64 hc = window_rows(in, g, ht, n, oh, rows);
+  NHWCPOOL_TRACE(rows_vertical);
   if (hc == 1 && std::is_same<A, T>::value && std::is_same<Op, MaxOp>::value) {
     return reinterpret_cast<const A*>(rows[0]);
   }

@@ -187,6 +187,7 @@ template <class Op, class E>
 void vhgw_row_fused(const E* NHWCPOOL_RESTRICT a, E* NHWCPOOL_RESTRICT b, const E* NHWCPOOL_RESTRICT add,
                     const Geometry& g, E* NHWCPOOL_RESTRICT out, E* NHWCPOOL_RESTRICT vbuf) {
   if constexpr (vhgw_fuses<E>()) {
+    NHWCPOOL_TRACE(running_fused);
     constexpr i64 kL = VT<E>::kL, kLanes = vhgw_fused_lanes<E>();
     const i64 C = g.C, L = g.OW + g.w.kernel - 1;
     E* NHWCPOOL_RESTRICT V = vbuf;

@@ -36,6 +36,7 @@ class VerticalVhgw {
   // prefix's last input row may be left to the caller: *add is then that row (else nullptr),
   // and the caller must do *b = Op(*b, *add) element-wise before using *b.
   const A* parts(const InputView& in, const Geometry& g, i64 n, i64 oh, A** b_out, const T** add) {
+    NHWCPOOL_TRACE(running_h);
     if (add != nullptr) *add = nullptr;
     const i64 b = oh / k_, j = oh - b * k_;
     if (n != n_ || b != b_ || j < plen_ || j < sfirst_) {  // rows come in order; else start over

@@ -201,6 +201,7 @@ inline bool slide_applies(const Geometry& g) {
 template <class Op>
 bool slide(const float* const* rows, i64 R, i64 K, i64 C, i64 col0, i64 nout, float* out,
            const Divisor<float>* div, i64 rowlen, bool stream) {
+  NHWCPOOL_TRACE(slide);
   const int key = static_cast<int>(R * 4 + K);
   switch (key) {
     case 1 * 4 + 2: return slide_rk<Op, 1, 2>(rows, C, col0, nout, out, div, rowlen, stream);

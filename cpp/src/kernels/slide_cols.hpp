@@ -156,6 +156,7 @@ template <class Op>
 bool slide_cols_row(const float* const* rows, i64 R, const Geometry& g, const AxisTable& wt, float* out,
                     const RowDivisors<float>* divs, float* ring, bool stream) {
   const i64 C = g.C, K = g.w.kernel, fb = wt.full_begin, fe = wt.full_end;
+  NHWCPOOL_TRACE(slide_cols);
   bool finite = true;
   auto windows = [&](i64 o, i64 nout) {
     const Divisor<float>* d = divs != nullptr ? &(*divs)[o] : nullptr;

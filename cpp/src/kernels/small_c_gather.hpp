@@ -162,6 +162,7 @@ class SmallGather {
   // only then is the row redone with NaN propagation. Without NaNs both give the same bits.
   template <class Op>
   void run_planned(const Step* steps, i64 nfull, i64 nsteps, const float* const* rows, i64 nrows, float* out) const {
+    NHWCPOOL_TRACE(gather_fused);
     const i64 nk = kw_;
     if (nrows == 2 && nk == 2) return run_checked<Op, 2, 2>(steps, nfull, nsteps, rows, 2, out);
     if (nrows == 3 && nk == 3) return run_checked<Op, 3, 3>(steps, nfull, nsteps, rows, 3, out);
@@ -176,6 +177,7 @@ class SmallGather {
   // caller rewrites later).
   template <class Op>
   void run(const float* const* rows, i64 nrows, i64 rowlen, i64 col0, i64 nout, float* out, i64 room) const {
+    NHWCPOOL_TRACE(gather_row);
     GIdx ix[kGatherMaxTaps];
     for (i64 t = 0; t < kw_; ++t) ix[t] = g_index(idx_[t]);
     for (i64 p = 0; p < nout; p += P_) {

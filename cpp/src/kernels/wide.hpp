@@ -44,6 +44,7 @@ void wide_pass_n(const float* const* tap, int n, i64 head, i64 cb, float* acc) {
 }
 template <class Op>
 void reduce_wide_f32(const TapList<float>& tl, i64 c0, i64 cb, float* NHWCPOOL_RESTRICT acc) {
+  NHWCPOOL_TRACE(wide_f32_groups);
   const float* tap[kWideGroup];
   int n = 0;
   bool first = true;
@@ -73,6 +74,7 @@ void reduce_wide_f32(const TapList<float>& tl, i64 c0, i64 cb, float* NHWCPOOL_R
 // Wide-window reductions over a channel block [c0, c0 + cb): taps outer, channels inner.
 template <class Op, class A, class T>
 void reduce_wide(const TapList<T>& tl, i64 c0, i64 cb, A* NHWCPOOL_RESTRICT acc, A* tmp) {
+  NHWCPOOL_TRACE(wide);
 #if defined(__AVX2__)
   if constexpr (std::is_same<Op, SumOp>::value && std::is_same<T, float>::value && std::is_same<A, float>::value) {
     reduce_wide_f32<Op>(tl, c0, cb, acc);
@@ -98,6 +100,7 @@ void reduce_wide(const TapList<T>& tl, i64 c0, i64 cb, A* NHWCPOOL_RESTRICT acc,
 template <class A, class T, class I>
 void argmax_wide(const Geometry& g, const TapList<T>& tl, i64 c0, i64 cb, A* NHWCPOOL_RESTRICT acc,
                  I* NHWCPOOL_RESTRICT ord, A* tmp) {
+  NHWCPOOL_TRACE(argmax_wide);
   const A* v = tap_values<A>(tl.rows.p[0] + tl.cols.p[0] + c0, tmp, cb);
   const I first = static_cast<I>(tl.rowidx.p[0] * g.W + tl.colw.p[0]);
   for (i64 c = 0; c < cb; ++c) {
