@@ -35,6 +35,10 @@
 // bound by memory traffic (8-byte indices in, gradient out).
 // (Gather formulation as in oneDNN's pooling backward: each input element is owned by one
 // thread, so no atomics.)
+//
+// Unlike the files kernels/all.hpp includes, this one is its own translation unit (kept apart
+// from the forward kernels, whose inlining is sensitive to what shares their file); it reuses
+// their float16 conversions and scratch blocks by including those fragments below.
 #include <cstdint>
 #include <cstring>
 #include <new>
@@ -46,16 +50,16 @@
 #include <immintrin.h>
 #endif
 
+// (as kernels/all.hpp defines them for its fragments)
 #if defined(__F16C__) || (defined(_MSC_VER) && defined(__AVX2__))
-#define NHWCPOOL_BW_F16C 1
+#define NHWCPOOL_F16C 1
 #endif
-
 #if defined(__GNUC__) || defined(__clang__)
-#define NHWCPOOL_BW_RESTRICT __restrict__
+#define NHWCPOOL_RESTRICT __restrict__
 #elif defined(_MSC_VER)
-#define NHWCPOOL_BW_RESTRICT __restrict
+#define NHWCPOOL_RESTRICT __restrict
 #else
-#define NHWCPOOL_BW_RESTRICT
+#define NHWCPOOL_RESTRICT
 #endif
 
 namespace nhwcpool {
@@ -65,86 +69,8 @@ namespace {
 using i64 = std::int64_t;
 using u64 = std::uint64_t;
 
-// ---------------------------------------------------------------------------------------------
-// float16 <-> float32 (F16C where the translation unit has it; exact software otherwise).
-
-inline float bw_bits_float(std::uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-inline std::uint32_t bw_float_bits(float f) {
-  std::uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-
-inline float bw_half_to_float(std::uint16_t h) {
-#ifdef NHWCPOOL_BW_F16C
-  return _cvtsh_ss(h);
-#else
-  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
-  const std::uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
-  if (e == 0) return bw_bits_float(bw_float_bits(static_cast<float>(m) * (1.0f / 16777216.0f)) | sign);
-  if (e == 31) return bw_bits_float(sign | 0x7f800000u | (m << 13) | (m ? 0x400000u : 0u));
-  return bw_bits_float(sign | ((e + 112u) << 23) | (m << 13));
-#endif
-}
-
-// Round to nearest even.
-inline std::uint16_t bw_float_to_half(float f) {
-#ifdef NHWCPOOL_BW_F16C
-  return static_cast<std::uint16_t>(_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT));
-#else
-  std::uint32_t x = bw_float_bits(f);
-  const std::uint32_t sign = (x >> 16) & 0x8000u;
-  x &= 0x7fffffffu;
-  std::uint32_t o;
-  if (x >= 0x7f800000u) {
-    o = 0x7c00u | (x > 0x7f800000u ? 0x200u | ((x >> 13) & 0x3ffu) : 0u);
-  } else if (x >= 0x477ff000u) {
-    o = 0x7c00u;
-  } else if (x < 0x38800000u) {
-    o = bw_float_bits(bw_bits_float(x) + 0.5f) - 0x3f000000u;
-  } else {
-    x += 0xc8000fffu + ((x >> 13) & 1u);
-    o = x >> 13;
-  }
-  return static_cast<std::uint16_t>(o | sign);
-#endif
-}
-
-void bw_half_row_to_float(const half_t* NHWCPOOL_BW_RESTRICT src, float* NHWCPOOL_BW_RESTRICT dst, i64 n) {
-  i64 i = 0;
-#ifdef NHWCPOOL_BW_F16C
-  for (; i + 8 <= n; i += 8) {
-    _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
-  }
-#endif
-  for (; i < n; ++i) dst[i] = bw_half_to_float(src[i].bits);
-}
-
-void bw_float_row_to_half(const float* NHWCPOOL_BW_RESTRICT src, half_t* NHWCPOOL_BW_RESTRICT dst, i64 n) {
-  i64 i = 0;
-#ifdef NHWCPOOL_BW_F16C
-  for (; i + 8 <= n; i += 8) {
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i),
-                     _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
-  }
-#endif
-  for (; i < n; ++i) dst[i].bits = bw_float_to_half(src[i]);
-}
-
-// Uninitialised scratch (operator new: a failure is std::bad_alloc, which parallel_for
-// rethrows on the calling thread).
-template <class A>
-struct BwScratch {
-  A* p = nullptr;
-  explicit BwScratch(i64 n) : p(static_cast<A*>(::operator new(static_cast<std::size_t>(n > 0 ? n : 1) * sizeof(A)))) {}
-  ~BwScratch() { ::operator delete(p); }
-  BwScratch(const BwScratch&) = delete;
-  BwScratch& operator=(const BwScratch&) = delete;
-};
+#include "float16.hpp"  // half_to_float, float_to_half, half_to_float_row, float_to_half_row
+#include "scratch.hpp"  // Scratch<A>
 
 // Vectors of the accumulation type (per ISA: AVX for avx2/avx512 builds, SSE2 for x86-64
 // baseline, scalars elsewhere). Only loads, stores and adds: each lane is one element's own
@@ -202,7 +128,7 @@ struct BwVec<double> {
 // kR vectors of channels at a time held in registers across the terms (each output element is
 // loaded and stored once instead of once per term).
 template <class A, int kR>
-inline i64 sum_terms_block(A* NHWCPOOL_BW_RESTRICT out, const A* const* t, i64 nt, i64 c, i64 n) {
+inline i64 sum_terms_block(A* NHWCPOOL_RESTRICT out, const A* const* t, i64 nt, i64 c, i64 n) {
   using O = BwVec<A>;
   constexpr i64 kStep = kR * O::kLanes;
   for (; c + kStep <= n; c += kStep) {
@@ -220,7 +146,7 @@ inline i64 sum_terms_block(A* NHWCPOOL_BW_RESTRICT out, const A* const* t, i64 n
 // (Non-temporal stores of large results measured no faster here: 3x3/s1 and 2x2/s2 over
 // (8,56,56,256) / (8,112,112,128) float32, 1 thread, Zen 4 VM.)
 template <class A>
-inline void sum_terms(A* NHWCPOOL_BW_RESTRICT out, const A* const* t, i64 nt, i64 n) {
+inline void sum_terms(A* NHWCPOOL_RESTRICT out, const A* const* t, i64 nt, i64 n) {
   i64 c = sum_terms_block<A, 8>(out, t, nt, 0, n);
   c = sum_terms_block<A, 1>(out, t, nt, c, n);
   for (; c < n; ++c) {
@@ -255,7 +181,7 @@ inline void zero_pixels(A* d, i64 S, i64 cw, i64 from, i64 to) {
 // (the destination itself, or a float32 scratch for float16 gradients), S: its pixel stride.
 // Returns false at the first index outside [0, H*W).
 template <class T, class A, bool kAdd, int kC>
-bool scatter_item(const ScatterArgs& a, i64 n, i64 c0, i64 cw_, A* NHWCPOOL_BW_RESTRICT D, i64 S) {
+bool scatter_item(const ScatterArgs& a, i64 n, i64 c0, i64 cw_, A* NHWCPOOL_RESTRICT D, i64 S) {
   const i64 cw = kC > 0 ? kC : cw_;  // kC: the channel count known at compile time (small C)
   const i64 C = a.C, P = a.P, W = a.W, Q = a.H * a.W;
   const T* src = static_cast<const T*>(a.src) + n * P * C + c0;
@@ -279,7 +205,7 @@ bool scatter_item(const ScatterArgs& a, i64 n, i64 c0, i64 cw_, A* NHWCPOOL_BW_R
       A& d = D[i * S + c];
       if constexpr (kAdd) {
         if constexpr (sizeof(T) == 2 && sizeof(A) == 4) {
-          d += bw_half_to_float(src[c].bits);
+          d += half_to_float(src[c].bits);
         } else {
           d += src[c];
         }
@@ -308,7 +234,7 @@ void scatter_tasks(const void* ctx, i64 begin, i64 end) {
   const ScatterArgs& a = *static_cast<const ScatterArgs*>(ctx);
   const i64 chunks = (a.C + a.chunk - 1) / a.chunk, Q = a.H * a.W;
   constexpr bool kScratch = sizeof(A) != sizeof(T);  // float16 gradients sum in float32
-  BwScratch<A> scratch(kScratch ? Q * a.chunk : 0);
+  Scratch<A> scratch(kScratch ? Q * a.chunk : 0);
   for (i64 t = begin; t < end; ++t) {
     const i64 n = t / chunks, c0 = (t % chunks) * a.chunk;
     const i64 cw = a.C - c0 < a.chunk ? a.C - c0 : a.chunk;
@@ -317,7 +243,7 @@ void scatter_tasks(const void* ctx, i64 begin, i64 end) {
     if constexpr (kScratch) {
       ok = scatter_any<T, A, kAdd>(a, n, c0, cw, scratch.p, cw);
       if (ok) {
-        for (i64 q = 0; q < Q; ++q) bw_float_row_to_half(scratch.p + q * cw, dst + q * a.C, cw);
+        for (i64 q = 0; q < Q; ++q) float_to_half_row(scratch.p + q * cw, dst + q * a.C, cw);
       }
     } else {
       ok = scatter_any<T, A, kAdd>(a, n, c0, cw, reinterpret_cast<A*>(dst), a.C);
@@ -346,8 +272,8 @@ struct Quotient {  // q = g / d, as IEEE division; a power of two by its exact r
 // d[e] (first: 0) + q[map[e]] for e in [0, n). (Explicit AVX2 gathers measured 7% faster on
 // (256,24,24,3) 2x2/s2, not worth their intrinsics; GCC's generic tuning does not emit them.)
 template <class A>
-inline void gather_add(A* NHWCPOOL_BW_RESTRICT d, const A* NHWCPOOL_BW_RESTRICT q,
-                       const std::int32_t* NHWCPOOL_BW_RESTRICT map, i64 n, bool first) {
+inline void gather_add(A* NHWCPOOL_RESTRICT d, const A* NHWCPOOL_RESTRICT q,
+                       const std::int32_t* NHWCPOOL_RESTRICT map, i64 n, bool first) {
   if (first) {
     for (i64 e = 0; e < n; ++e) d[e] = A(0) + q[map[e]];
   } else {
@@ -362,7 +288,7 @@ struct AvgJob {
 
 // Quotient row of output row (n, oh): OW*C values of A.
 template <class T, class A>
-void quotient_row(const AvgBackwardArgs& a, i64 n, i64 oh, A* NHWCPOOL_BW_RESTRICT q) {
+void quotient_row(const AvgBackwardArgs& a, i64 n, i64 oh, A* NHWCPOOL_RESTRICT q) {
   const Geometry& g = a.geo;
   const AxisTable& ht = *a.htab;
   const AxisTable& wt = *a.wtab;
@@ -383,7 +309,7 @@ void quotient_row(const AvgBackwardArgs& a, i64 n, i64 oh, A* NHWCPOOL_BW_RESTRI
     const Quotient<A> div(dv);
     const i64 b = ow * C, e = end * C;
     if constexpr (sizeof(T) == 2) {
-      bw_half_row_to_float(reinterpret_cast<const half_t*>(src) + b, q + b, e - b);
+      half_to_float_row(reinterpret_cast<const half_t*>(src) + b, q + b, e - b);
       if (div.pow2) {
         for (i64 c = b; c < e; ++c) q[c] = q[c] * div.inv;
       } else {
@@ -416,8 +342,8 @@ void avg_tasks(const void* ctx, i64 begin, i64 end) {
   // starts from 0 + a term), and the loop runs over W*C (gathers) instead of pixels of C.
   const bool rows_at_once = C < 8 && OWC < (i64{1} << 30) && wc.most * WC <= (i64{1} << 24);
   const i64 QS = OWC + 1;  // quotient row stride: OW*C values and a 0
-  BwScratch<A> ring(R * QS), acc(kHalf ? (rows_at_once ? WC : C) : 0);
-  BwScratch<std::int32_t> maps(rows_at_once ? wc.most * WC : 0);
+  Scratch<A> ring(R * QS), acc(kHalf ? (rows_at_once ? WC : C) : 0);
+  Scratch<std::int32_t> maps(rows_at_once ? wc.most * WC : 0);
   if (rows_at_once) {
     for (i64 l = 0; l < wc.most; ++l) {
       for (i64 x = 0; x < W; ++x) {
@@ -428,12 +354,12 @@ void avg_tasks(const void* ctx, i64 begin, i64 end) {
       }
     }
   }
-  BwScratch<i64> tag(R);
+  Scratch<i64> tag(R);
   for (i64 r = 0; r < R; ++r) tag.p[r] = -1;
   const A* rows[64];  // quotient rows covering the current input row (most <= span <= R)
-  BwScratch<const A*> many(R > 64 ? R : 0);
+  Scratch<const A*> many(R > 64 ? R : 0);
   const A** qr = R > 64 ? many.p : rows;
-  BwScratch<const A*> terms(hc.most * wc.most);  // one pixel's terms (checked to fit by the caller)
+  Scratch<const A*> terms(hc.most * wc.most);  // one pixel's terms (checked to fit by the caller)
   for (i64 t = begin; t < end; ++t) {
     const i64 n = t / g.H, y = t % g.H;
     T* out = static_cast<T*>(a.grad_in) + (n * g.H + y) * W * C;
@@ -454,11 +380,11 @@ void avg_tasks(const void* ctx, i64 begin, i64 end) {
       qr[k] = q;
     }
     if (rows_at_once) {
-      A* NHWCPOOL_BW_RESTRICT d = kHalf ? acc.p : reinterpret_cast<A*>(out);
+      A* NHWCPOOL_RESTRICT d = kHalf ? acc.p : reinterpret_cast<A*>(out);
       for (i64 k = 0; k < m; ++k) {
         for (i64 l = 0; l < wc.most; ++l) gather_add<A>(d, qr[k], maps.p + l * WC, WC, k == 0 && l == 0);
       }
-      if constexpr (kHalf) bw_float_row_to_half(acc.p, reinterpret_cast<half_t*>(out), WC);
+      if constexpr (kHalf) float_to_half_row(acc.p, reinterpret_cast<half_t*>(out), WC);
       continue;
     }
     for (i64 x = 0; x < W; ++x) {
@@ -470,9 +396,9 @@ void avg_tasks(const void* ctx, i64 begin, i64 end) {
       }
       // Terms in PyTorch's order: oh ascending, then ow ascending; the first added to 0.
       if (m == 1 && w1 - w0 == 1 && C < 8) {  // one term, few channels: no term list
-        const A* NHWCPOOL_BW_RESTRICT q = qr[0] + wc.outputs[w0] * C;
+        const A* NHWCPOOL_RESTRICT q = qr[0] + wc.outputs[w0] * C;
         if constexpr (kHalf) {
-          for (i64 c = 0; c < C; ++c) o[c].bits = bw_float_to_half(A(0) + q[c]);
+          for (i64 c = 0; c < C; ++c) o[c].bits = float_to_half(A(0) + q[c]);
         } else {
           for (i64 c = 0; c < C; ++c) o[c] = A(0) + q[c];
         }
@@ -484,7 +410,7 @@ void avg_tasks(const void* ctx, i64 begin, i64 end) {
       }
       if constexpr (kHalf) {
         sum_terms<A>(acc.p, terms.p, nt, C);
-        bw_float_row_to_half(acc.p, reinterpret_cast<half_t*>(o), C);
+        float_to_half_row(acc.p, reinterpret_cast<half_t*>(o), C);
       } else {
         sum_terms<A>(reinterpret_cast<A*>(o), terms.p, nt, C);
       }
