@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """What the JAX bridge's host callback costs: nhwcpool.jax.max_pool2d under jax.jit (through
 jax.experimental.buffer_callback, the default, and through jax.pure_callback, the path for
-jax < 0.7) against the same NumPy-level nhwcpool call and against jax.lax.reduce_window
+older jax) against the same NumPy-level nhwcpool call and against jax.lax.reduce_window
 under jax.jit.
 
     python benchmarks/jax_bridge.py                  # 1 and 2 threads, every case
@@ -76,7 +76,7 @@ def worker(threads: int, cases: list[str], budget: float) -> None:
         return jax.jit(run)
 
     def pure(f):
-        """f traced through jax.pure_callback (the bridge's path for jax < 0.7)."""
+        """f traced through jax.pure_callback (the bridge's path for older jax)."""
 
         def run(*args):
             npj._USE_BUFFER_CALLBACK = False

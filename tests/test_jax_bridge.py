@@ -387,7 +387,7 @@ def test_grad_of_grad_matches_lax(pool, shape):
 
 @pytest.fixture
 def pure_callback_path(monkeypatch):
-    """Run through jax.pure_callback (jax < 0.7, or buffer_callback switched off)."""
+    """Run through jax.pure_callback (older jax, or buffer_callback switched off)."""
     monkeypatch.setattr(npj, "_USE_BUFFER_CALLBACK", False)
 
 

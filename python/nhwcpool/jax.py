@@ -26,9 +26,9 @@ call (``jax.ffi``). An FFI target has to be compiled against the XLA FFI headers
 inside the jax wheel (``jax.ffi.include_dir()``); a plain ``pip install nhwcpool`` builds in
 an isolated environment without jax, so such a target would be missing from every ordinary
 build and wheel, and its ABI would tie our wheels to jax's releases. A callback needs
-nothing at build time. With jax >= 0.7 it is ``jax.experimental.buffer_callback``, which
-hands the callback XLA's own input and output buffers: the core reads the input and writes
-the output in place, and the bridge costs ~15 us per call over the NumPy call. Older jax
+nothing at build time. When jax has ``jax.experimental.buffer_callback`` (0.10 here), the
+callback gets XLA's own input and output buffers: the core reads the input and writes the
+output in place, and the bridge costs ~15 us per call over the NumPy call. Older jax
 (>= 0.4.35) gets ``jax.pure_callback``, which copies the input and the result (~80 us plus
 the copies). Either way the call is opaque to XLA (no fusion with neighbouring ops). README
 "Use it in training" gives the measured figures. Output shapes are computed in Python from
@@ -64,7 +64,7 @@ from . import _api
 _buffer_callback: Callable[..., Any] | None
 try:
     from jax.experimental.buffer_callback import buffer_callback as _buffer_callback
-except ImportError:  # pragma: no cover - jax < 0.7: results are copied (pure_callback)
+except ImportError:  # pragma: no cover - older jax: results are copied (pure_callback)
     _buffer_callback = None
 # Read when a function is traced; tests and the benchmark switch it off to run the
 # pure_callback path.
@@ -275,7 +275,7 @@ def _in_place() -> bool:
 def _callback(in_place: bool, fn: Callable[..., Any], result: Any, *args: Any) -> Any:
     """Run the host function fn(*args, out=...) from XLA.
 
-    buffer_callback (jax >= 0.7) hands the callback XLA's own input and output buffers, so the
+    buffer_callback (recent jax) hands the callback XLA's own input and output buffers, so the
     core reads and writes them in place; pure_callback copies the result into a new buffer
     (and costs ~80 us more per call, README "Use it in training").
     """
