@@ -14,15 +14,16 @@ and after are printed: on a shared machine, compare ratios within one run.
 
 from __future__ import annotations
 
+# ruff: noqa: PLC0415  (the alternatives are optional libraries, imported lazily)
 import argparse
 import os
 import platform
 import statistics
 import time
-
-import numpy as np
+from pathlib import Path
 
 import nhwcpool
+import numpy as np
 
 CASES = {
     # name: (shape, dtype, levels, op)
@@ -34,7 +35,7 @@ CASES = {
 
 def cpu_model() -> str:
     try:
-        with open("/proc/cpuinfo") as f:
+        with Path("/proc/cpuinfo").open() as f:
             for line in f:
                 if line.startswith("model name"):
                     return line.split(":", 1)[1].strip()
@@ -100,7 +101,7 @@ def alternatives(x: np.ndarray, levels: int, op: str, threads: int):
         import dask.array as da
 
         def dask_coarsen():
-            a = da.from_array(x, chunks=(1024, 1024) + x.shape[2:])
+            a = da.from_array(x, chunks=(1024, 1024, *x.shape[2:]))
             res = []
             cur = a
             for _ in range(levels):
@@ -123,8 +124,10 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--no-alternatives", action="store_true", help="only copy and nhwcpool.pyramid")
     args = ap.parse_args()
-    print(f"CPU: {cpu_model()} ({os.cpu_count()} logical CPUs); nhwcpool {nhwcpool.__version__}, "
-          f"SIMD {nhwcpool._core.get_simd_level()}, numpy {np.__version__}")
+    print(
+        f"CPU: {cpu_model()} ({os.cpu_count()} logical CPUs); nhwcpool {nhwcpool.__version__}, "
+        f"SIMD {nhwcpool._core.get_simd_level()}, numpy {np.__version__}"
+    )
     print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     rows = []
     for threads in [int(t) for t in args.threads.split(",")]:
@@ -134,37 +137,47 @@ def main() -> None:
             rng = np.random.default_rng(0)
             x = rng.integers(0, np.iinfo(dtype).max, size=shape, dtype=dtype, endpoint=True)
             y = np.empty_like(x)
-            t_copy = median_time(lambda: np.copyto(y, x), args.repeat)
-            t_pyr = median_time(lambda: nhwcpool.pyramid(x, levels, op=op), args.repeat)
-            line = (f"[{threads} thread{'s' if threads > 1 else ''}] {name}: {shape} {np.dtype(dtype).name}, "
-                    f"{levels}-level {op}: np.copyto {t_copy * 1e3:.2f} ms, nhwcpool.pyramid {t_pyr * 1e3:.2f} ms "
-                    f"= {t_pyr / t_copy:.2f}x copy")
+            t_copy = median_time(lambda x=x, y=y: np.copyto(y, x), args.repeat)
+            t_pyr = median_time(lambda x=x, lv=levels, op=op: nhwcpool.pyramid(x, lv, op=op), args.repeat)
+            line = (
+                f"[{threads} thread{'s' if threads > 1 else ''}] {name}: {shape} {np.dtype(dtype).name}, "
+                f"{levels}-level {op}: np.copyto {t_copy * 1e3:.2f} ms, nhwcpool.pyramid {t_pyr * 1e3:.2f} ms "
+                f"= {t_pyr / t_copy:.2f}x copy"
+            )
             print(line, flush=True)
             best = None
             if not args.no_alternatives:
                 for alt, fn in alternatives(x, levels, op, threads).items():
                     t = median_time(fn, min(args.repeat, 3))
-                    print(f"    {alt}: {t * 1e3:.1f} ms = {t / t_copy:.1f}x copy; pyramid is {t / t_pyr:.1f}x faster",
-                          flush=True)
+                    print(
+                        f"    {alt}: {t * 1e3:.1f} ms = {t / t_copy:.1f}x copy; pyramid is {t / t_pyr:.1f}x faster",
+                        flush=True,
+                    )
                     if best is None or t < best[1]:
                         best = (alt, t)
             rows.append((threads, name, t_copy, t_pyr, best))
         # the forward's 2x2/s2 image kernels (uint8/uint16, C <= 4)
         x = np.random.default_rng(0).integers(0, 256, size=(16, 224, 224, 3), dtype=np.uint8)
         y = np.empty_like(x)
-        t_copy = median_time(lambda: np.copyto(y, x), 4 * args.repeat)
+        t_copy = median_time(lambda x=x, y=y: np.copyto(y, x), 4 * args.repeat)
         for label, fn in (
-            ("max_pool2d(x, 2)", lambda: nhwcpool.max_pool2d(x, 2)),
-            ("avg_pool2d(x, 2, dtype=uint8)", lambda: nhwcpool.avg_pool2d(x, 2, dtype=np.uint8)),
+            ("max_pool2d(x, 2)", lambda x=x: nhwcpool.max_pool2d(x, 2)),
+            ("avg_pool2d(x, 2, dtype=uint8)", lambda x=x: nhwcpool.avg_pool2d(x, 2, dtype=np.uint8)),
         ):
             t = median_time(fn, 4 * args.repeat)
-            print(f"[{threads} thread{'s' if threads > 1 else ''}] (16, 224, 224, 3) uint8 {label}: "
-                  f"np.copyto {t_copy * 1e3:.3f} ms, nhwcpool {t * 1e3:.3f} ms = {t / t_copy:.2f}x copy", flush=True)
+            print(
+                f"[{threads} thread{'s' if threads > 1 else ''}] (16, 224, 224, 3) uint8 {label}: "
+                f"np.copyto {t_copy * 1e3:.3f} ms, nhwcpool {t * 1e3:.3f} ms = {t / t_copy:.2f}x copy",
+                flush=True,
+            )
             rows.append((threads, f"2x2/s2 {label.split('(')[0]} (16,224,224,3) uint8", t_copy, t, None))
     print(f"load average after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     print()
-    print("| threads | case | np.copyto | nhwcpool | / copy | best alternative | its time | pyramid faster by |")
+    print(
+        "| threads | case | np.copyto | nhwcpool | / copy | best alternative | its time | pyramid faster by |"
+    )
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+
     def ms(t: float) -> str:
         return f"{t * 1e3:.1f} ms" if t >= 0.01 else f"{t * 1e3:.3f} ms"
 

@@ -13,6 +13,7 @@ Every level is computed from the input's blocks directly:
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -59,7 +60,7 @@ def convert(v, out_dtype):
         i = int(v)
     else:
         f = float(v)
-        if f != f:
+        if math.isnan(f):
             return out_dtype.type(0)
         if f == float("inf"):
             return out_dtype.type(info.max)
@@ -118,10 +119,7 @@ def pyramid_ref(x, levels, op="mean", factor=2, edge="partial", dtype=None):
                             v = fsums[i][ni, oy, ox, ci] / count
                         else:
                             s = sum(int(t) for t in cell.ravel())
-                            if out_dtype.kind == "f":
-                                v = float(s) / count
-                            else:
-                                v = round(Fraction(s, count))
+                            v = float(s) / count if out_dtype.kind == "f" else round(Fraction(s, count))
                         y[ni, oy, ox, ci] = convert(v, out_dtype)
         result.append(_restore(y, nd))
     return result

@@ -3,12 +3,11 @@ the plain reference (tests/reference.py), at every SIMD level."""
 
 from __future__ import annotations
 
+import nhwcpool
 import numpy as np
 import pytest
 import reference as ref
 from conftest import SIMD_LEVELS, using_simd
-
-import nhwcpool
 
 SHAPES = [(2, 2), (3, 5), (7, 9), (6, 34), (5, 67), (10, 130), (4, 3), (2, 11)]
 
@@ -27,7 +26,9 @@ def test_max_2x2_s2(level, dtype, c):
             for shape in ((2, h, w, c), (h, w, c)) + (((h, w),) if c == 1 else ()):
                 x = data(shape, dtype, i)
                 np.testing.assert_array_equal(nhwcpool.max_pool2d(x, 2), ref.max_pool2d(x, 2)[0])
-                np.testing.assert_array_equal(nhwcpool.max_pool2d(x, 2, ceil_mode=True), ref.max_pool2d(x, 2, ceil_mode=True)[0])
+                np.testing.assert_array_equal(
+                    nhwcpool.max_pool2d(x, 2, ceil_mode=True), ref.max_pool2d(x, 2, ceil_mode=True)[0]
+                )
 
 
 @pytest.mark.parametrize("level", SIMD_LEVELS)
@@ -64,7 +65,7 @@ def test_views_and_other_windows_take_other_paths(level):
         v = x[..., :3]
         for args in ((2, 1), (3, 2), (2, 2, 1)):
             np.testing.assert_array_equal(nhwcpool.max_pool2d(v, *args), ref.max_pool2d(v, *args)[0])
-        idx_v, idx = nhwcpool.max_pool2d(np.ascontiguousarray(v), 2, return_indices=True)
+        idx_v, _ = nhwcpool.max_pool2d(np.ascontiguousarray(v), 2, return_indices=True)
         np.testing.assert_array_equal(idx_v, ref.max_pool2d(v, 2)[0])
 
 
@@ -79,5 +80,6 @@ def test_thread_counts_agree():
     finally:
         nhwcpool.set_num_threads(before)
     for a, b in outs[1:]:
-        assert a.tobytes() == outs[0][0].tobytes() and b.tobytes() == outs[0][1].tobytes()
+        assert a.tobytes() == outs[0][0].tobytes()
+        assert b.tobytes() == outs[0][1].tobytes()
     np.testing.assert_array_equal(outs[0][0], x.reshape(16, 112, 2, 112, 2, 3).max(axis=(2, 4)))

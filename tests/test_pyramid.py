@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from fractions import Fraction
 
+import nhwcpool
 import numpy as np
 import pytest
 from conftest import SIMD_LEVELS, using_simd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyramid_reference import convert, level_sizes, pyramid_ref
-
-import nhwcpool
 
 FLOATS = ["float16", "float32", "float64"]
 INTS = ["int8", "uint8", "int16", "uint16", "int32", "uint32", "int64", "uint64"]
@@ -33,7 +32,7 @@ def check(x, levels, op="mean", factor=2, edge="partial", dtype=None):
     ref = pyramid_ref(x, levels, op, factor, edge, dtype)
     assert isinstance(got, list)
     assert len(got) == levels
-    for i, (g, r) in enumerate(zip(got, ref), 1):
+    for i, (g, r) in enumerate(zip(got, ref, strict=True), 1):
         assert g.shape == r.shape, (i, g.shape, r.shape)
         assert g.dtype == r.dtype, (i, g.dtype, r.dtype)
         np.testing.assert_array_equal(g, r, err_msg=f"level {i}")
@@ -69,7 +68,9 @@ def test_output_dtype(in_dtype, out_dtype, op):
     rng = np.random.default_rng(3)
     x = random_array(rng, (9, 7, 2), in_dtype)
     if np.dtype(in_dtype).kind == "f":
-        x.flat[::5] = np.array([np.nan, np.inf, -np.inf, 300.5, -129.5])[np.arange(x.size)[::5] % 5].astype(in_dtype)
+        x.flat[::5] = np.array([np.nan, np.inf, -np.inf, 300.5, -129.5])[np.arange(x.size)[::5] % 5].astype(
+            in_dtype
+        )
     if np.dtype(in_dtype).itemsize == 8 and np.dtype(out_dtype).kind == "f" and op == "mean":
         # float(sum) of 64-bit integers beyond 2**64 is rounded once more in the core
         x = random_array(rng, (9, 7, 2), in_dtype, full_range=False)
@@ -78,7 +79,18 @@ def test_output_dtype(in_dtype, out_dtype, op):
 
 @pytest.mark.parametrize(
     "shape",
-    [(1, 1), (1, 1, 1), (1, 1, 1, 1), (5, 7), (7, 5, 1), (3, 8, 9, 4), (6, 5, 5), (2, 4, 4, 17), (4, 3, 64), (1, 200)],
+    [
+        (1, 1),
+        (1, 1, 1),
+        (1, 1, 1, 1),
+        (5, 7),
+        (7, 5, 1),
+        (3, 8, 9, 4),
+        (6, 5, 5),
+        (2, 4, 4, 17),
+        (4, 3, 64),
+        (1, 200),
+    ],
 )
 @pytest.mark.parametrize("dtype", ["uint8", "uint16", "float32", "int16"])
 def test_layouts_and_tiny_images(shape, dtype):
@@ -186,7 +198,9 @@ def test_nan_propagates(op):
     x = np.arange(64, dtype=np.float32).reshape(8, 8)
     x[5, 6] = np.nan
     got = nhwcpool.pyramid(x, 3, op=op)
-    assert np.isnan(got[0][2, 3]) and np.isnan(got[1][1, 1]) and np.isnan(got[2][0, 0])
+    assert np.isnan(got[0][2, 3])
+    assert np.isnan(got[1][1, 1])
+    assert np.isnan(got[2][0, 0])
     assert np.isfinite(got[0][0, 0])
     check(x, 3, op)
     h = x.astype(np.float16)
@@ -222,7 +236,7 @@ def test_thread_count_bit_identity(dtype, op):
     finally:
         nhwcpool.set_num_threads(before)
     for other in results[1:]:
-        for a, b in zip(results[0], other):
+        for a, b in zip(results[0], other, strict=True):
             assert a.tobytes() == b.tobytes()
 
 

@@ -658,18 +658,17 @@ void pyramid(const PyramidArgs& a) {
     Kind kind;
     double limit;
   };
-  std::vector<Cand> cands;
+  Cand cands[4];
+  std::size_t ncands = 0;
   if (a.op == PyramidOp::mean && !is_float) {
-    if (is_signed) {
-      cands = {{Kind::i16, 32767.0}, {Kind::i32, 2147483647.0}, {Kind::i64, 4.0e18}, {Kind::wide, 1.0e300}};
-    } else {
-      cands = {{Kind::u16, 65535.0}, {Kind::u32, 4294967295.0}, {Kind::u64, 8.0e18}, {Kind::wide, 1.0e300}};
-    }
+    const Cand s_list[4] = {{Kind::i16, 32767.0}, {Kind::i32, 2147483647.0}, {Kind::i64, 4.0e18}, {Kind::wide, 1.0e300}};
+    const Cand u_list[4] = {{Kind::u16, 65535.0}, {Kind::u32, 4294967295.0}, {Kind::u64, 8.0e18}, {Kind::wide, 1.0e300}};
+    const Cand* list = is_signed ? s_list : u_list;
     // never narrower than the input itself
     const std::size_t in_size = kind_size(kind_of(a.in_dtype));
-    cands.erase(std::remove_if(cands.begin(), cands.end(),
-                               [&](const Cand& c) { return c.kind != Kind::wide && kind_size(c.kind) <= in_size; }),
-                cands.end());
+    for (int i = 0; i < 4; ++i) {
+      if (list[i].kind == Kind::wide || kind_size(list[i].kind) > in_size) cands[ncands++] = list[i];
+    }
   }
   std::vector<char> buf_a, buf_b;  // sums between passes
   Kind src_kind = kind_of(a.in_dtype);
@@ -681,8 +680,8 @@ void pyramid(const PyramidArgs& a) {
   while (l0 < g.levels) {
     Kind acc = src_kind;
     int l1 = g.levels;
-    if (!cands.empty()) {
-      while (cand + 1 < cands.size() && vmax * cells(l0 + 1) > cands[cand].limit) ++cand;
+    if (ncands != 0) {
+      while (cand + 1 < ncands && vmax * cells(l0 + 1) > cands[cand].limit) ++cand;
       acc = cands[cand].kind;
       l1 = l0 + 1;
       while (l1 < g.levels && vmax * cells(l1 + 1) <= cands[cand].limit) ++l1;
