@@ -35,6 +35,7 @@ from ._api import (
     show_config,
 )
 from ._backward import avg_pool2d_backward, max_pool2d_backward, max_unpool2d
+from ._pyramid import pyramid
 
 __version__: str = _core.__version__
 
@@ -50,6 +51,7 @@ __all__ = [
     "max_unpool2d",
     "output_shape",
     "output_size",
+    "pyramid",
     "set_num_threads",
     "show_config",
 ]
