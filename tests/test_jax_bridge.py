@@ -346,6 +346,17 @@ def test_eval_shape_needs_no_data_and_huge_planes_need_x64(monkeypatch):
             jax.eval_shape(jax.grad(lambda a: npj.max_pool2d(a, 2).sum()), huge)
 
 
+def test_eager_calls_compile_once():
+    """Outside jit every call would otherwise trace a new callback and compile it again
+    (50 ms a call, measured)."""
+    x = _data((2, 9, 11, 5), seed=17)
+    for _ in range(3):
+        npj.max_pool2d(x, (2, 3), 1, 0)
+    win = npj._window((2, 3), 1, 0, 1, False)
+    fn = npj._max_fn(win, x.shape, np.dtype(np.float32), npj._in_place())
+    assert fn._cache_size() == 1
+
+
 def test_no_tracer_leaks():
     x = _data((2, 9, 11, 5), seed=8)
     with jax.checking_leaks():
@@ -372,6 +383,35 @@ def test_grad_of_grad_matches_lax(pool, shape):
     got = jax.grad(penalty(ours))(x)
     expected = jax.grad(penalty(ref))(x)
     np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-5, atol=1e-6)
+
+
+@pytest.fixture
+def pure_callback_path(monkeypatch):
+    """Run through jax.pure_callback (jax < 0.7, or buffer_callback switched off)."""
+    monkeypatch.setattr(npj, "_USE_BUFFER_CALLBACK", False)
+
+
+@pytest.mark.usefixtures("pure_callback_path")
+def test_pure_callback_path():
+    x = _data((3, 2, 9, 11, 5), ties=True, seed=16)
+    jaxpr = str(jax.make_jaxpr(jax.grad(lambda a: npj.max_pool2d(a, 2).sum()))(x[0]))
+    assert "pure_callback" in jaxpr
+    assert "buffer_callback" not in jaxpr
+
+    def loss(pool):
+        def f(a):
+            return jnp.sum(jnp.sin(pool(a, 3, 2, 1)) ** 2 * 3.0)
+
+        return f
+
+    for pool, ref in ((npj.max_pool2d, ref_max), (npj.avg_pool2d, ref_avg)):
+        np.testing.assert_allclose(np.asarray(pool(x[0], 3, 2, 1)), np.asarray(ref(x[0], 3, 2, 1)), rtol=1e-6)
+        got = jax.jit(jax.vmap(jax.grad(loss(pool))))(x)
+        expected = jax.vmap(jax.grad(loss(ref)))(x)
+        np.testing.assert_allclose(np.asarray(got), np.asarray(expected), rtol=1e-5, atol=1e-6)
+        got2 = jax.grad(lambda a, p=pool: jnp.sum(jax.grad(loss(p))(a) ** 2))(x[0])
+        expected2 = jax.grad(lambda a, r=ref: jnp.sum(jax.grad(loss(r))(a) ** 2))(x[0])
+        np.testing.assert_allclose(np.asarray(got2), np.asarray(expected2), rtol=1e-5, atol=1e-6)
 
 
 def test_forward_mode_is_refused_clearly():

@@ -431,3 +431,209 @@ def test_import_nhwcpool_does_not_import_torch():
     code = "import sys, nhwcpool; nhwcpool.max_pool2d([[1, 2], [3, 4]], 2); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# ----------------------------------------------------------------------------
+# gradients (nhwcpool's backward) against torch's autograd
+# ----------------------------------------------------------------------------
+def _grads(fn, x, g):
+    x = x.detach().clone().requires_grad_()
+    y = fn(x)
+    y.backward(g)
+    return y, x.grad
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=str)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("seed", range(10))
+def test_max_backward_vs_torch(seed, layout, dtype):
+    shape, kw, rng = _case(seed * 11 + 3)
+    x = _layout(_data(shape, dtype, rng, ties=seed % 2 == 0), layout)
+    yshape = F.max_pool2d(x, **kw).shape
+    g = torch.from_numpy(rng.standard_normal(yshape)).to(dtype)
+    if seed % 3 == 0:
+        g = g.contiguous(memory_format=CL) if g.dim() == 4 else g
+    ey, eg = _grads(lambda t: F.max_pool2d(t, **kw), x, g)
+    gy, gg = _grads(lambda t: npt.max_pool2d(t, **kw), x, g)
+    assert torch.equal(gy, ey)
+    assert gg.shape == eg.shape
+    assert gg.dtype == eg.dtype
+    if dtype == torch.float16:
+        # nhwcpool sums float16 gradients in float32 and rounds once; torch rounds each
+        # addition: compare both with the exact (float64) gradient
+        _, exact = _grads(lambda t: F.max_pool2d(t, **kw), x.double(), g.double())
+        torch.testing.assert_close(gg.double(), exact, rtol=2**-11, atol=0)
+        torch.testing.assert_close(eg.double(), exact, rtol=2e-3, atol=2e-2)
+    else:
+        assert torch.equal(gg, eg)
+
+
+@pytest.mark.parametrize("dtype", FLOATS, ids=str)
+@pytest.mark.parametrize("layout", LAYOUTS)
+@pytest.mark.parametrize("seed", range(10))
+def test_avg_backward_vs_torch(seed, layout, dtype):
+    shape, kw, rng = _case(seed * 11 + 4, dilation=False)
+    del kw["dilation"]
+    kw.update(count_include_pad=bool(seed % 2), divisor_override=[None, None, 3][seed % 3])
+    x = _layout(_data(shape, dtype, rng, ties=False), layout)
+    yshape = F.avg_pool2d(x, **kw).shape
+    g = torch.from_numpy(rng.standard_normal(yshape)).to(dtype)
+    ey, eg = _grads(lambda t: F.avg_pool2d(t, **kw), x, g)
+    gy, gg = _grads(lambda t: npt.avg_pool2d(t, **kw), x, g)
+    torch.testing.assert_close(gy, ey)
+    assert gg.shape == eg.shape
+    assert gg.dtype == eg.dtype
+    if dtype == torch.float16:  # float32 sums rounded once (torch rounds each addition)
+        _, exact = _grads(lambda t: F.avg_pool2d(t, **kw), x.double(), g.double())
+        torch.testing.assert_close(gg.double(), exact, rtol=2**-10, atol=1e-6)
+        torch.testing.assert_close(eg.double(), exact, rtol=2e-3, atol=2e-2)
+    else:
+        torch.testing.assert_close(gg, eg)
+
+
+@pytest.mark.parametrize("layout", ["channels_last", "contiguous", "3d"])
+def test_global_avg_backward_vs_torch(layout):
+    x = _layout(_data((3, 6, 7, 5), torch.float64, np.random.default_rng(2), ties=False), layout)
+    g = torch.randn(F.adaptive_avg_pool2d(x, 1).shape, dtype=torch.float64)
+    _, eg = _grads(lambda t: F.adaptive_avg_pool2d(t, 1), x, g)
+    _, gg = _grads(npt.global_avg_pool2d, x, g)
+    torch.testing.assert_close(gg, eg)
+
+
+def _distinct(shape, seed):
+    # gradcheck's finite differences need a unique maximum in every window
+    rng = np.random.default_rng(seed)
+    v = rng.permutation(int(np.prod(shape))).reshape(shape) / 7.0
+    return torch.from_numpy(v).contiguous(memory_format=CL).requires_grad_()
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(kernel_size=2),
+        dict(kernel_size=3, stride=1, padding=1),
+        dict(kernel_size=(3, 2), stride=(2, 1), padding=(1, 0), dilation=(1, 2), ceil_mode=True),
+    ],
+)
+def test_gradcheck_max(kw):
+    x = _distinct((2, 3, 7, 6), 0)
+    assert torch.autograd.gradcheck(lambda t: npt.max_pool2d(t, **kw), (x,))
+    assert torch.autograd.gradgradcheck(lambda t: npt.max_pool2d(t, **kw), (x,))
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(kernel_size=2),
+        dict(kernel_size=3, stride=1, padding=1, count_include_pad=False),
+        dict(kernel_size=(3, 2), stride=(2, 1), padding=(1, 1), ceil_mode=True, divisor_override=5),
+    ],
+)
+def test_gradcheck_avg(kw):
+    x = torch.randn(2, 3, 7, 6, dtype=torch.float64).contiguous(memory_format=CL).requires_grad_()
+    assert torch.autograd.gradcheck(lambda t: npt.avg_pool2d(t, **kw), (x,))
+    assert torch.autograd.gradgradcheck(lambda t: npt.avg_pool2d(t, **kw), (x,))
+    x3 = torch.randn(3, 5, 4, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(npt.global_avg_pool2d, (x3,))
+
+
+def test_max_with_indices_backward_and_unpool():
+    x = _distinct((2, 4, 8, 8), 1)
+    y, i = npt.max_pool2d(x, 2, return_indices=True)
+    assert not i.requires_grad
+    y.sum().backward()
+    g = x.grad
+    x2 = x.detach().clone().requires_grad_()
+    F.max_pool2d(x2, 2).sum().backward()
+    assert torch.equal(g, x2.grad)
+    # the indices feed torch's own unpool
+    assert torch.equal(F.max_unpool2d(y, i, 2), F.max_unpool2d(*F.max_pool2d(x, 2, return_indices=True), 2))
+
+
+def test_opcheck_backward_ops():
+    g = torch.randn(2, 5, 4, 4).contiguous(memory_format=CL)
+    _, idx = npt.max_pool2d(torch.randn(2, 5, 9, 8).contiguous(memory_format=CL), 2, return_indices=True)
+    ops = torch.ops.nhwcpool
+    torch.library.opcheck(ops.max_pool2d_backward.default, (g, idx, [2, 5, 9, 8]))
+    torch.library.opcheck(
+        ops.avg_pool2d_backward.default, (g, [2, 5, 9, 8], [2, 2], [2, 2], [0, 0], False, True, None)
+    )
+    x = torch.randn(2, 5, 9, 8, dtype=torch.float64).contiguous(memory_format=CL).requires_grad_()
+    torch.library.opcheck(ops.max_pool2d_with_indices.default, (x, [3, 3], [2, 2], [1, 1], [1, 1], True))
+    torch.library.opcheck(ops.avg_pool2d.default, (x, [3, 2], [2, 1], [1, 1], True, False, None))
+
+
+def _train_step(x):
+    y = npt.max_pool2d(x, 3, 2, 1)
+    z = npt.avg_pool2d(torch.relu(y), 2, ceil_mode=True, count_include_pad=False)
+    return (npt.global_avg_pool2d(z) ** 2).sum()
+
+
+@COMPILE_WARNINGS
+@pytest.mark.parametrize("backend", ["aot_eager", "inductor"])
+def test_compile_fullgraph_backward(backend):
+    compiled = torch.compile(_train_step, fullgraph=True, backend=backend, dynamic=backend == "aot_eager")
+    for shape in [(2, 5, 16, 16), (3, 4, 20, 18)]:
+        x = torch.randn(shape).contiguous(memory_format=CL)
+        a = x.clone().requires_grad_()
+        b = x.clone().requires_grad_()
+        _train_step(a).backward()
+        compiled(b).backward()
+        torch.testing.assert_close(b.grad, a.grad)
+
+
+def test_replace_pooling_trains_like_torch():
+    x = torch.randn(4, 3, 32, 32).contiguous(memory_format=CL)
+    target = torch.randint(0, 10, (4,))
+    theirs, ours = _small_cnn().train(), npt.replace_pooling(_small_cnn().train())
+    opt_a = torch.optim.SGD(theirs.parameters(), lr=0.1)
+    opt_b = torch.optim.SGD(ours.parameters(), lr=0.1)
+    for _ in range(3):
+        for m, opt in ((theirs, opt_a), (ours, opt_b)):
+            opt.zero_grad()
+            F.cross_entropy(m(x), target).backward()
+            opt.step()
+    for pa, pb in zip(theirs.parameters(), ours.parameters(), strict=False):
+        torch.testing.assert_close(pb, pa)
+
+
+def test_saves_only_indices():
+    x = torch.randn(2, 8, 8, 8).contiguous(memory_format=CL).requires_grad_() * 1
+    saved = []
+    with torch.autograd.graph.saved_tensors_hooks(lambda t: saved.append(t) or t, lambda t: t):
+        y = npt.max_pool2d(x, 2)
+        npt.avg_pool2d(x, 2)
+    assert len(saved) == 1
+    assert saved[0].dtype == torch.int64
+    assert saved[0].shape == y.shape
+
+
+@COMPILE_WARNINGS
+def test_compile_replaced_model_fullgraph():
+    model = npt.replace_pooling(_small_cnn().eval())
+    x = torch.randn(2, 3, 32, 32).contiguous(memory_format=CL)
+    compiled = torch.compile(model, fullgraph=True, backend="aot_eager")
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(x), model(x))
+
+
+def test_dlpack_backward_functions():
+    x = torch.randn(2, 8, 6, 5)
+    xn = x.numpy()
+    y, i = nhwcpool.max_pool2d(xn, 2, return_indices=True)
+    g = torch.randn(y.shape)
+    np.testing.assert_array_equal(
+        nhwcpool.max_pool2d_backward(g, torch.from_numpy(i), xn.shape),
+        nhwcpool.max_pool2d_backward(g.numpy(), i, xn.shape),
+    )
+    ga = torch.randn(nhwcpool.avg_pool2d(xn, 3, 1, 1).shape)
+    np.testing.assert_array_equal(
+        nhwcpool.avg_pool2d_backward(ga, xn.shape, 3, 1, 1),
+        nhwcpool.avg_pool2d_backward(ga.numpy(), xn.shape, 3, 1, 1),
+    )
+    np.testing.assert_array_equal(
+        nhwcpool.max_unpool2d(torch.from_numpy(y), torch.from_numpy(i), (8, 6)),
+        nhwcpool.max_unpool2d(y, i, (8, 6)),
+    )
+    with pytest.raises(TypeError, match=r"grad_output is a tensor that requires grad"):
+        nhwcpool.max_pool2d_backward(g.requires_grad_(), i, xn.shape)

@@ -32,7 +32,8 @@ void check_sizes(std::int64_t N, std::int64_t H, std::int64_t W, std::int64_t C,
 // image is then swept once, in order); otherwise channel ranges of whole 64-byte lines.
 std::int64_t scatter_chunk(std::int64_t N, std::int64_t C, int itemsize, int threads) {
   if (C <= 0) return 1;
-  const std::int64_t want = 2 * static_cast<std::int64_t>(threads < 1 ? 1 : threads);
+  if (threads <= 1) return C;
+  const std::int64_t want = 2 * static_cast<std::int64_t>(threads);
   if (N >= want) return C;
   const std::int64_t line = 64 / itemsize;
   const std::int64_t pieces = (want + (N > 0 ? N : 1) - 1) / (N > 0 ? N : 1);

@@ -27,6 +27,7 @@
 #include "nhwcpool/shape.hpp"
 
 namespace py = pybind11;
+void bind_threads(py::module_& m);  // bindings_threads.cpp
 using nhwcpool::AxisParams;
 using nhwcpool::DType;
 using nhwcpool::Geometry;
@@ -609,6 +610,16 @@ py::list simd_levels(bool (*pred)(nhwcpool::SimdLevel)) {
 
 }  // namespace
 
+// A new C-contiguous result (up to 4 dimensions) from the output cache above, for
+// bindings_backward.cpp, whose large gradients would otherwise fault in fresh pages each call.
+py::array nhwcpool_new_result(const py::dtype& dt, const std::vector<py::ssize_t>& dims) {
+  Shape s;
+  s.ndim = static_cast<int>(dims.size());
+  for (int i = 0; i < s.ndim && i < 4; ++i) s.dim[i] = dims[static_cast<std::size_t>(i)];
+  return new_result(dt, s);
+}
+void bind_pyramid(py::module_& m);  // bindings_pyramid.cpp
+
 PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
   m.doc() = "nhwcpool compiled core (private; use the nhwcpool package)";
   m.attr("__version__") = NHWCPOOL_VERSION;
@@ -643,6 +654,7 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
   });
   m.def("get_num_threads", &nhwcpool::get_num_threads);
   m.def("openmp_enabled", &nhwcpool::openmp_enabled);
+  bind_threads(m);
   m.def("compiler", &compiler_string);
   m.def("get_simd_level", [] { return std::string(nhwcpool::simd_level_name(nhwcpool::simd_level())); });
   m.def("best_simd_level", [] { return std::string(nhwcpool::simd_level_name(nhwcpool::best_simd_level())); });
@@ -667,6 +679,7 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
     if (bytes < 0) value_error("_set_output_cache_bytes: bytes must be >= 0, got " + std::to_string(bytes));
     OutputCache::get().set_limit(static_cast<std::size_t>(bytes));
   });
+  bind_pyramid(m);
   m.def("_get_output_cache_bytes", [] { return static_cast<int64_t>(OutputCache::get().limit()); });
   m.def("_output_cache_held", [] { return static_cast<int64_t>(OutputCache::get().held()); });
   void bind_backward(py::module_&); bind_backward(m);  // bindings_backward.cpp: gradients, max_unpool2d

@@ -155,10 +155,20 @@ bool overlaps(const py::array& a, const py::array& b) {
   return alo < bhi && blo < ahi;
 }
 
-// A new C-contiguous result of this shape and dtype, or `out` checked like the forward's.
+}  // namespace
+
+py::array nhwcpool_new_result(const py::dtype& dt, const std::vector<py::ssize_t>& dims);  // bindings.cpp
+
+namespace {
+
+// A new C-contiguous result of this shape and dtype (from the forward's output cache), or
+// `out` checked like the forward's.
 py::array result(const py::object& out, const py::dtype& dt, const std::vector<int64_t>& shape,
                  const py::array& in1, const py::array& in2, const char* in_names) {
-  if (out.is_none()) return py::array(dt, std::vector<py::ssize_t>(shape.begin(), shape.end()));
+  if (out.is_none()) {
+    if (shape.size() > 4) value_error("at most 4 dimensions");
+    return nhwcpool_new_result(py::dtype(dt), std::vector<py::ssize_t>(shape.begin(), shape.end()));
+  }
   if (!py::isinstance<py::array>(out)) {
     type_error("out must be a numpy.ndarray, got " + py::str(py::type::handle_of(out).attr("__name__")).cast<std::string>());
   }

@@ -483,7 +483,10 @@ def _default_threads() -> int:
 def _init_runtime() -> None:
     _core.set_num_threads(_default_threads())
     want = os.environ.get("NHWCPOOL_SIMD")
-    if want and want.strip().lower() != _core.get_simd_level():
+    level = _core.get_simd_level()
+    # On aarch64 the baseline level is called "neon"; "baseline" still names it.
+    chosen = {level, "baseline"} if level == _core.compiled_simd_levels()[0] else {level}
+    if want and want.strip().lower() not in chosen:
         warnings.warn(
             f"NHWCPOOL_SIMD={want!r} is unknown or not supported here; using "
             f"{_core.get_simd_level()!r} (supported: {', '.join(_core.supported_simd_levels())})",
@@ -499,6 +502,7 @@ def _config() -> dict[str, Any]:
         "numpy": np.__version__,
         "compiler": _core.compiler(),
         "openmp": bool(_core.openmp_enabled()),
+        "threading": _core.threading_backend(),
         "threads": get_num_threads(),
         "simd_level": _core.get_simd_level(),
         "simd_supported": list(_core.supported_simd_levels()),
@@ -508,14 +512,17 @@ def _config() -> dict[str, Any]:
 
 
 def show_config() -> None:
-    """Print the version, compiler, OpenMP status, SIMD level chosen at run time and threads."""
+    """Print the version, compiler, threading backend and thread count, and the SIMD level."""
     c = _config()
+    if c["threading"] == "serial":
+        threads = f"serial (a build without threads: set_num_threads({c['threads']}) has no effect)"
+    else:
+        threads = f"{c['threading']} ({c['threads']} thread{'s' if c['threads'] != 1 else ''})"
     lines = [
         f"nhwcpool {c['version']}",
         f"  python:    {c['python']} (numpy {c['numpy']})",
         f"  compiler:  {c['compiler']}",
-        f"  OpenMP:    {'on' if c['openmp'] else 'off (serial build)'}",
-        f"  threads:   {c['threads']}",
+        f"  threads:   {threads}",
         (
             f"  SIMD:      {c['simd_level']} (chosen at run time; this CPU supports "
             f"{', '.join(c['simd_supported'])}; built: {', '.join(c['simd_compiled'])})"

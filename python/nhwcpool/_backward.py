@@ -35,7 +35,7 @@ def _ndim(a: np.ndarray[Any, Any], name: str) -> None:
 
 
 def _grad(grad_output: Any) -> np.ndarray[Any, Any]:
-    a = _array(grad_output)
+    a = _array(grad_output, "grad_output")
     if a.dtype.kind != "f" or a.dtype.itemsize not in (2, 4, 8):
         msg = f"grad_output must have dtype float16, float32 or float64, got {a.dtype}"
         raise TypeError(msg)
@@ -44,7 +44,7 @@ def _grad(grad_output: Any) -> np.ndarray[Any, Any]:
 
 
 def _indices(indices: Any) -> np.ndarray[Any, Any]:
-    a = _array(indices)
+    a = _array(indices, "indices")
     if a.dtype.kind not in "iu":
         msg = (
             "indices must be an integer array (int64, as max_pool2d(..., return_indices=True) "

@@ -21,16 +21,18 @@ all -inf windows).
 
 How it calls the C++ core, and why
 ----------------------------------
-The kernels run through ``jax.pure_callback`` inside ``jax.custom_vjp``, not through an XLA
-FFI custom call (``jax.ffi``). An FFI target has to be compiled against the XLA FFI headers
-that ship inside the jax wheel (``jax.ffi.include_dir()``); a plain ``pip install nhwcpool``
-builds in an isolated environment without jax, so such a target would be missing from every
-ordinary build and wheel, and its ABI would tie our wheels to jax's release cadence. The
-callback needs nothing at build time and works with any jax >= 0.4.35 (``vmap_method``).
-Its price is a fixed cost per call (the host callback's dispatch, a copy of the result into
-an XLA buffer, and no fusion with neighbouring XLA ops); README "Use it in training" gives
-the measured figures. Outputs and the shapes of every intermediate are computed in Python
-from :func:`nhwcpool.output_shape`, so tracing (abstract evaluation) never touches data.
+The kernels run from a host callback inside ``jax.custom_vjp``, not from an XLA FFI custom
+call (``jax.ffi``). An FFI target has to be compiled against the XLA FFI headers that ship
+inside the jax wheel (``jax.ffi.include_dir()``); a plain ``pip install nhwcpool`` builds in
+an isolated environment without jax, so such a target would be missing from every ordinary
+build and wheel, and its ABI would tie our wheels to jax's releases. A callback needs
+nothing at build time. With jax >= 0.7 it is ``jax.experimental.buffer_callback``, which
+hands the callback XLA's own input and output buffers: the core reads the input and writes
+the output in place, and the bridge costs ~15 us per call over the NumPy call. Older jax
+(>= 0.4.35) gets ``jax.pure_callback``, which copies the input and the result (~80 us plus
+the copies). Either way the call is opaque to XLA (no fusion with neighbouring ops). README
+"Use it in training" gives the measured figures. Output shapes are computed in Python from
+:func:`nhwcpool.output_shape`, so tracing (abstract evaluation) never touches data.
 
 Under ``jax.vmap`` the callbacks receive the mapped axes in front (``vmap_method=
 "broadcast_all"``) and fold them into the batch axis N: one kernel call per ``vmap``-ed call,
@@ -49,7 +51,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import jax
 import jax.numpy as jnp
@@ -58,6 +60,15 @@ import numpy as np
 import nhwcpool
 
 from . import _api
+
+_buffer_callback: Callable[..., Any] | None
+try:
+    from jax.experimental.buffer_callback import buffer_callback as _buffer_callback
+except ImportError:  # pragma: no cover - jax < 0.7: results are copied (pure_callback)
+    _buffer_callback = None
+# Read when a function is traced; tests and the benchmark switch it off to run the
+# pure_callback path.
+_USE_BUFFER_CALLBACK: bool = _buffer_callback is not None
 
 __all__ = ["avg_pool2d", "max_pool2d"]
 
@@ -114,7 +125,9 @@ def _out_shape(shape: tuple[int, ...], win: _Window) -> tuple[int, ...]:
 
 
 # --------------------------------------------------------------------------------------------
-# Host side: fold vmap's leading axes into N, call the core, unfold
+# Host side: fold vmap's leading axes into N, call the core, unfold. Each host function gets
+# NumPy views of its inputs and either `out` (the XLA output buffers, written in place, with
+# buffer_callback) or None (pure_callback: it returns new arrays).
 
 
 def _fold(a: np.ndarray[Any, Any], base_ndim: int) -> tuple[np.ndarray[Any, Any], tuple[int, ...]]:
@@ -140,21 +153,14 @@ def _unfold(r: np.ndarray[Any, Any], lead: tuple[int, ...], base_ndim: int) -> n
     return r.reshape(*lead, *plane)
 
 
-def _host(a: Any) -> np.ndarray[Any, Any]:
-    # jax hands CPU arrays to callbacks; np.asarray reads them without a copy.
-    return np.asarray(a)
+def _folded_out(out: Any, base_ndim: int) -> np.ndarray[Any, Any] | None:
+    """The folded, writeable view of an output buffer (None for pure_callback)."""
+    return None if out is None else _fold(np.asarray(out), base_ndim)[0]
 
 
-def _max_fwd_host(x: Any, *, win: _Window, with_indices: bool, idx_dtype: Any, base_ndim: int) -> Any:
-    kernel, stride, pad, dilation, ceil = win
-    xf, lead = _fold(_host(x), base_ndim)
-    if not with_indices:
-        y = nhwcpool.max_pool2d(xf, kernel, stride, pad, dilation=dilation, ceil_mode=ceil)
-        return _unfold(y, lead, base_ndim)
-    y, idx = nhwcpool.max_pool2d(
-        xf, kernel, stride, pad, dilation=dilation, ceil_mode=ceil, return_indices=True
-    )
-    return _unfold(y, lead, base_ndim), _unfold(idx.astype(idx_dtype, copy=False), lead, base_ndim)
+def _plane(base_shape: tuple[int, ...]) -> tuple[int, ...]:
+    """(H, W, C) of an unbatched 2-d or 3-d shape (C = 1 for 2-d)."""
+    return (*base_shape, 1) if len(base_shape) == 2 else base_shape
 
 
 def _in_shape(
@@ -166,24 +172,39 @@ def _in_shape(
     return (folded.shape[0], *(base_shape[1:] if len(base_shape) == 4 else _plane(base_shape)))
 
 
-def _plane(base_shape: tuple[int, ...]) -> tuple[int, ...]:
-    """(H, W, C) of an unbatched 2-d or 3-d shape (C = 1 for 2-d)."""
-    return (*base_shape, 1) if len(base_shape) == 2 else base_shape
+def _max_fwd_host(x: Any, *, out: Any, win: _Window, idx_dtype: Any, base_ndim: int) -> Any:
+    kernel, stride, pad, dilation, ceil = win
+    xf, lead = _fold(np.asarray(x), base_ndim)
+    args = (xf, kernel, stride, pad)
+    if idx_dtype is None:  # values only
+        y = nhwcpool.max_pool2d(*args, dilation=dilation, ceil_mode=ceil, out=_folded_out(out, base_ndim))
+        return None if out is not None else _unfold(y, lead, base_ndim)
+    y_out = None if out is None else _folded_out(out[0], base_ndim)
+    y, idx = nhwcpool.max_pool2d(*args, dilation=dilation, ceil_mode=ceil, return_indices=True, out=y_out)
+    if out is not None:
+        np.copyto(_fold(np.asarray(out[1]), base_ndim)[0], idx, casting="same_kind")  # int64 -> int32
+        return None
+    return _unfold(y, lead, base_ndim), _unfold(idx.astype(idx_dtype, copy=False), lead, base_ndim)
 
 
-def _max_bwd_host(g: Any, idx: Any, *, base_shape: tuple[int, ...]) -> np.ndarray[Any, Any]:
+def _max_bwd_host(g: Any, idx: Any, *, out: Any, base_shape: tuple[int, ...]) -> Any:
     base_ndim = len(base_shape)
-    gf, lead = _fold(_host(g), base_ndim)
-    idf, _ = _fold(_host(idx), base_ndim)
-    gi = _max_pool2d_backward(gf, idf.astype(np.int64, copy=False), _in_shape(gf, lead, base_shape))
-    return _unfold(gi, lead, base_ndim)
+    gf, lead = _fold(np.asarray(g), base_ndim)
+    idf, _ = _fold(np.asarray(idx), base_ndim)
+    gi = nhwcpool.max_pool2d_backward(
+        gf,
+        idf.astype(np.int64, copy=False),
+        _in_shape(gf, lead, base_shape),
+        out=_folded_out(out, base_ndim),
+    )
+    return None if out is not None else _unfold(gi, lead, base_ndim)
 
 
 def _avg_fwd_host(
-    x: Any, *, win: _Window, cip: bool, div: int | None, out_dtype: Any, base_ndim: int
-) -> np.ndarray[Any, Any]:
+    x: Any, *, out: Any, win: _Window, cip: bool, div: int | None, out_dtype: Any, base_ndim: int
+) -> Any:
     kernel, stride, pad, _, ceil = win
-    xf, lead = _fold(_host(x), base_ndim)
+    xf, lead = _fold(np.asarray(x), base_ndim)
     y = nhwcpool.avg_pool2d(
         xf,
         kernel,
@@ -193,17 +214,18 @@ def _avg_fwd_host(
         count_include_pad=cip,
         divisor_override=div,
         dtype=out_dtype,
+        out=_folded_out(out, base_ndim),
     )
-    return _unfold(y, lead, base_ndim)
+    return None if out is not None else _unfold(y, lead, base_ndim)
 
 
 def _avg_bwd_host(
-    g: Any, *, win: _Window, cip: bool, div: int | None, base_shape: tuple[int, ...]
-) -> np.ndarray[Any, Any]:
+    g: Any, *, out: Any, win: _Window, cip: bool, div: int | None, base_shape: tuple[int, ...]
+) -> Any:
     kernel, stride, pad, _, ceil = win
     base_ndim = len(base_shape)
-    gf, lead = _fold(_host(g), base_ndim)
-    gi = _avg_pool2d_backward(
+    gf, lead = _fold(np.asarray(g), base_ndim)
+    gi = nhwcpool.avg_pool2d_backward(
         gf,
         _in_shape(gf, lead, base_shape),
         kernel,
@@ -212,101 +234,18 @@ def _avg_bwd_host(
         ceil_mode=ceil,
         count_include_pad=cip,
         divisor_override=div,
+        out=_folded_out(out, base_ndim),
     )
-    return _unfold(gi, lead, base_ndim)
-
-
-# --------------------------------------------------------------------------------------------
-# Backward kernels. nhwcpool.max_pool2d_backward / avg_pool2d_backward (C++) when this build has
-# them; until the backward branch is merged, plain NumPy adjoints of the same API.
-
-
-def _to4(a: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    if a.ndim == 2:
-        return a[None, :, :, None]
-    return a[None] if a.ndim == 3 else a
+    return None if out is not None else _unfold(gi, lead, base_ndim)
 
 
 def _shape4(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """(N, H, W, C) of an unbatched 2-d, 3-d or 4-d shape."""
     return tuple(shape) if len(shape) == 4 else (1, *_plane(tuple(shape)))
 
 
-def _np_max_backward(
-    grad_output: np.ndarray[Any, Any], indices: np.ndarray[Any, Any], input_shape: tuple[int, ...]
-) -> np.ndarray[Any, Any]:
-    g4, i4 = _to4(grad_output), _to4(indices)
-    n = g4.shape[0]
-    _, h, w, c = _shape4(input_shape)
-    acc = np.float32 if g4.dtype == np.float16 else g4.dtype
-    gi = np.zeros((n, c, h * w), dtype=acc)
-    nn = np.arange(n)[:, None, None, None]
-    cc = np.arange(c)[None, None, None, :]
-    np.add.at(gi, (nn, cc, i4), g4.astype(acc))
-    out = gi.reshape(n, c, h, w).transpose(0, 2, 3, 1).astype(g4.dtype)
-    return np.ascontiguousarray(out.reshape(input_shape))
-
-
-def _np_avg_backward(
-    grad_output: np.ndarray[Any, Any],
-    input_shape: tuple[int, ...],
-    kernel_size: tuple[int, int],
-    stride: tuple[int, int],
-    padding: Any,
-    *,
-    ceil_mode: bool,
-    count_include_pad: bool,
-    divisor_override: int | None,
-) -> np.ndarray[Any, Any]:
-    del ceil_mode  # the output shape (from grad_output) already says how many windows there are
-    g4 = _to4(grad_output)
-    n, oh, ow, c = g4.shape
-    _, h, w, _ = _shape4(input_shape)
-    acc = np.float32 if g4.dtype == np.float16 else g4.dtype
-    pads = []
-    for size, o, k, s, ax in ((h, oh, kernel_size[0], stride[0], 0), (w, ow, kernel_size[1], stride[1], 1)):
-        if padding == "valid":
-            pads.append((0, 0))
-        elif padding == "same":
-            total = max((o - 1) * s + k - size, 0)
-            pads.append((total // 2, total - total // 2))
-        else:
-            pads.append(tuple(padding[ax]))
-    starts, divs = [], []
-    for size, o, k, s, (pb, pe) in (
-        (h, oh, kernel_size[0], stride[0], pads[0]),
-        (w, ow, kernel_size[1], stride[1], pads[1]),
-    ):
-        st = np.arange(o, dtype=np.int64) * s - pb
-        if count_include_pad and padding != "same":
-            cnt = np.minimum(st + k, size + pe) - np.maximum(st, -pb)
-        else:
-            cnt = np.minimum(st + k, size) - np.maximum(st, 0)
-        starts.append(st)
-        divs.append(cnt)
-    divisor = (
-        divs[0][:, None] * divs[1][None, :]
-        if divisor_override is None
-        else np.full((oh, ow), divisor_override)
-    )
-    scaled = g4.astype(acc) / divisor[None, :, :, None].astype(acc)
-    gi = np.zeros((n, h, w, c), dtype=acc)
-    # only the taps that reach the input for some window (kernels may be far larger than it)
-    for i in range(max(0, -int(starts[0][-1])), min(kernel_size[0], h - int(starts[0][0]))):
-        ys = starts[0] + i
-        vy = (ys >= 0) & (ys < h)
-        for j in range(max(0, -int(starts[1][-1])), min(kernel_size[1], w - int(starts[1][0]))):
-            xs = starts[1] + j
-            vx = (xs >= 0) & (xs < w)
-            gi[:, ys[vy][:, None], xs[vx][None, :], :] += scaled[:, vy][:, :, vx]
-    return np.ascontiguousarray(gi.astype(g4.dtype).reshape(input_shape))
-
-
-_max_pool2d_backward: Callable[..., np.ndarray[Any, Any]] = getattr(
-    nhwcpool, "max_pool2d_backward", _np_max_backward
-)
-_avg_pool2d_backward: Callable[..., np.ndarray[Any, Any]] = getattr(
-    nhwcpool, "avg_pool2d_backward", _np_avg_backward
-)
+# --------------------------------------------------------------------------------------------
+# Tracing side
 
 
 def _struct(shape: tuple[int, ...], dtype: Any) -> Any:
@@ -318,8 +257,35 @@ def _x64() -> bool:
     return bool(jax.dtypes.canonicalize_dtype(np.int64) == np.int64)
 
 
-def _callback(fn: Callable[..., Any], result: Any, *args: Any) -> Any:
-    return jax.pure_callback(fn, result, *args, vmap_method="broadcast_all")
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _jit(f: _F) -> _F:
+    """jit, so that eager calls reuse one compiled callback per shape instead of tracing and
+    compiling a new one each time (inside an outer jit it is inlined)."""
+    return cast("_F", jax.jit(f))
+
+
+def _in_place() -> bool:
+    # buffer_callback hands over device buffers: NumPy can only read them on the CPU backend.
+    # Elsewhere pure_callback moves the data to the host and back.
+    return _USE_BUFFER_CALLBACK and _buffer_callback is not None and jax.default_backend() == "cpu"
+
+
+def _callback(in_place: bool, fn: Callable[..., Any], result: Any, *args: Any) -> Any:
+    """Run the host function fn(*args, out=...) from XLA.
+
+    buffer_callback (jax >= 0.7) hands the callback XLA's own input and output buffers, so the
+    core reads and writes them in place; pure_callback copies the result into a new buffer
+    (and costs ~80 us more per call, README "Use it in training").
+    """
+    if in_place and _buffer_callback is not None:
+
+        def write(_ctx: Any, out: Any, *buffers: Any) -> None:
+            fn(*buffers, out=out)
+
+        return _buffer_callback(write, result, vmap_method="broadcast_all")(*args)
+    return jax.pure_callback(functools.partial(fn, out=None), result, *args, vmap_method="broadcast_all")
 
 
 def _zero_cotangent(shape: tuple[int, ...]) -> Any:
@@ -332,11 +298,14 @@ def _is_float(dtype: Any) -> bool:
 
 
 # --------------------------------------------------------------------------------------------
-# custom_vjp functions, one per (window, options): those are static, x is the only argument
+# custom_vjp functions, one per (window, options, unbatched shape, dtype): all static, x is
+# the only argument
 
 
 @functools.lru_cache(maxsize=1024)
-def _max_fn(win: _Window, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Callable[[jax.Array], jax.Array]:
+def _max_fn(
+    win: _Window, shape: tuple[int, ...], dtype: np.dtype[Any], in_place: bool
+) -> Callable[[jax.Array], jax.Array]:
     """A custom_vjp max pool for one window and one (unbatched) input shape and dtype.
 
     Everything static (output shape, index dtype) is computed here, once, in Python.
@@ -348,10 +317,8 @@ def _max_fn(win: _Window, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Calla
     base_ndim = len(shape)
 
     def primal(x: jax.Array) -> jax.Array:
-        host = functools.partial(
-            _max_fwd_host, win=win, with_indices=False, idx_dtype=None, base_ndim=base_ndim
-        )
-        y: jax.Array = _callback(host, y_struct, x)
+        host = functools.partial(_max_fwd_host, win=win, idx_dtype=None, base_ndim=base_ndim)
+        y: jax.Array = _callback(in_place, host, y_struct, x)
         return y
 
     def fwd(x: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -367,15 +334,13 @@ def _max_fn(win: _Window, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Calla
     def bwd(idx: jax.Array, g: jax.Array) -> tuple[Any]:
         if not _is_float(dtype):
             return (_zero_cotangent(shape),)
-        return (_max_scatter_fn(shape, dtype, oshape)(g.astype(dtype), idx),)
+        return (_max_scatter_fn(shape, dtype, oshape, in_place)(g.astype(dtype), idx),)
 
     # Forward with indices, itself differentiable (so that fwd can be differentiated again,
     # for grad of grad): its cotangent goes through the same scatter.
     def values_and_indices(x: jax.Array) -> tuple[jax.Array, jax.Array]:
-        host = functools.partial(
-            _max_fwd_host, win=win, with_indices=True, idx_dtype=idx_dtype, base_ndim=base_ndim
-        )
-        y, idx = _callback(host, (y_struct, _struct(oshape, idx_dtype)), x)
+        host = functools.partial(_max_fwd_host, win=win, idx_dtype=idx_dtype, base_ndim=base_ndim)
+        y, idx = _callback(in_place, host, (y_struct, _struct(oshape, idx_dtype)), x)
         return y, idx
 
     def vi_fwd(x: jax.Array) -> tuple[tuple[jax.Array, jax.Array], jax.Array]:
@@ -390,12 +355,18 @@ def _max_fn(win: _Window, shape: tuple[int, ...], dtype: np.dtype[Any]) -> Calla
 
     f = jax.custom_vjp(primal)
     f.defvjp(fwd, bwd)
-    return f
+    return _jit(f)
 
 
 @functools.lru_cache(maxsize=1024)
 def _avg_fn(
-    win: _Window, cip: bool, div: int | None, shape: tuple[int, ...], dtype: np.dtype[Any], x64: bool
+    win: _Window,
+    cip: bool,
+    div: int | None,
+    shape: tuple[int, ...],
+    dtype: np.dtype[Any],
+    x64: bool,
+    in_place: bool,
 ) -> Callable[[jax.Array], jax.Array]:
     """A custom_vjp average pool for one window, options, (unbatched) shape and dtype."""
     # Integer inputs average to JAX's default float (float32, or float64 with x64).
@@ -405,7 +376,7 @@ def _avg_fn(
 
     def primal(x: jax.Array) -> jax.Array:
         host = functools.partial(_avg_fwd_host, win=win, cip=cip, div=div, out_dtype=odt, base_ndim=base_ndim)
-        y: jax.Array = _callback(host, y_struct, x)
+        y: jax.Array = _callback(in_place, host, y_struct, x)
         return y
 
     def fwd(x: jax.Array) -> tuple[jax.Array, None]:
@@ -415,11 +386,11 @@ def _avg_fn(
     def bwd(_: None, g: jax.Array) -> tuple[Any]:
         if not _is_float(dtype):
             return (_zero_cotangent(shape),)
-        return (_avg_adjoint_fn(win, cip, div, shape, dtype, x64)(g.astype(dtype)),)
+        return (_avg_adjoint_fn(win, cip, div, shape, dtype, x64, in_place)(g.astype(dtype)),)
 
     f = jax.custom_vjp(primal)
     f.defvjp(fwd, bwd)
-    return f
+    return _jit(f)
 
 
 # The backward passes are linear in the cotangent, and are custom_vjp functions themselves, so
@@ -430,7 +401,7 @@ def _avg_fn(
 
 @functools.lru_cache(maxsize=1024)
 def _max_scatter_fn(
-    shape: tuple[int, ...], dtype: np.dtype[Any], oshape: tuple[int, ...]
+    shape: tuple[int, ...], dtype: np.dtype[Any], oshape: tuple[int, ...], in_place: bool
 ) -> Callable[[jax.Array, jax.Array], jax.Array]:
     """g, idx -> the max pool's input gradient (g added at each output's argmax)."""
     x_struct = _struct(shape, dtype)
@@ -441,7 +412,7 @@ def _max_scatter_fn(
     n = shape[0] if len(shape) == 4 else 1
 
     def scatter(g: jax.Array, idx: jax.Array) -> jax.Array:
-        gi: jax.Array = _callback(host, x_struct, g, idx)
+        gi: jax.Array = _callback(in_place, host, x_struct, g, idx)
         return gi
 
     def fwd(g: jax.Array, idx: jax.Array) -> tuple[jax.Array, jax.Array]:
@@ -453,30 +424,36 @@ def _max_scatter_fn(
 
     f = jax.custom_vjp(scatter)
     f.defvjp(fwd, bwd)
-    return f
+    return _jit(f)
 
 
 @functools.lru_cache(maxsize=1024)
 def _avg_adjoint_fn(
-    win: _Window, cip: bool, div: int | None, shape: tuple[int, ...], dtype: np.dtype[Any], x64: bool
+    win: _Window,
+    cip: bool,
+    div: int | None,
+    shape: tuple[int, ...],
+    dtype: np.dtype[Any],
+    x64: bool,
+    in_place: bool,
 ) -> Callable[[jax.Array], jax.Array]:
     """g -> the average pool's input gradient."""
     x_struct = _struct(shape, dtype)
     host = functools.partial(_avg_bwd_host, win=win, cip=cip, div=div, base_shape=shape)
 
     def adjoint(g: jax.Array) -> jax.Array:
-        gi: jax.Array = _callback(host, x_struct, g)
+        gi: jax.Array = _callback(in_place, host, x_struct, g)
         return gi
 
     def fwd(g: jax.Array) -> tuple[jax.Array, None]:
         return adjoint(g), None
 
     def bwd(_: None, ct: jax.Array) -> tuple[jax.Array]:
-        return (_avg_fn(win, cip, div, shape, dtype, x64)(ct.astype(dtype)),)
+        return (_avg_fn(win, cip, div, shape, dtype, x64, in_place)(ct.astype(dtype)),)
 
     f = jax.custom_vjp(adjoint)
     f.defvjp(fwd, bwd)
-    return f
+    return _jit(f)
 
 
 # --------------------------------------------------------------------------------------------
@@ -500,7 +477,7 @@ def max_pool2d(
     win = _window(kernel_size, stride, padding, dilation, ceil_mode)
     a = _as_array(x)
     _check_x(a)
-    return _max_fn(win, tuple(a.shape), np.dtype(a.dtype))(a)
+    return _max_fn(win, tuple(a.shape), np.dtype(a.dtype), _in_place())(a)
 
 
 def avg_pool2d(
@@ -528,4 +505,4 @@ def avg_pool2d(
             raise ValueError(msg)
     a = _as_array(x)
     _check_x(a)
-    return _avg_fn(win, cip, div, tuple(a.shape), np.dtype(a.dtype), _x64())(a)
+    return _avg_fn(win, cip, div, tuple(a.shape), np.dtype(a.dtype), _x64(), _in_place())(a)

@@ -298,7 +298,7 @@ def _(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_ove
 @torch.library.custom_op("nhwcpool::max_pool2d_backward", mutates_args=(), device_types="cpu")
 def _max_bwd_op(grad_output: Tensor, indices: Tensor, input_shape: list[int]) -> Tensor:
     n, c, h, w = input_shape
-    g = nhwcpool.max_pool2d_backward(_nhwc(grad_output), _nhwc(indices), (n, h, w, c))  # type: ignore[attr-defined]
+    g = nhwcpool.max_pool2d_backward(_nhwc(grad_output), _nhwc(indices), (n, h, w, c))
     return _nchw(g)
 
 
@@ -319,12 +319,12 @@ def _avg_bwd_op(
     divisor_override: int | None,
 ) -> Tensor:
     n, c, h, w = input_shape
-    g = nhwcpool.avg_pool2d_backward(  # type: ignore[attr-defined]
+    g = nhwcpool.avg_pool2d_backward(
         _nhwc(grad_output),
         (n, h, w, c),
-        kernel_size,
-        stride,
-        padding,
+        _p(kernel_size),
+        _p(stride),
+        _p(padding),
         ceil_mode=ceil_mode,
         count_include_pad=count_include_pad,
         divisor_override=divisor_override,
@@ -351,7 +351,7 @@ def _max_setup(ctx: Any, inputs: tuple[Any, ...], output: tuple[Tensor, Tensor])
     ctx.set_materialize_grads(False)
 
 
-def _max_backward(ctx: Any, grad_output: Tensor, _grad_indices: Any) -> tuple[Any, ...]:
+def _max_backward(ctx: Any, grad_output: Tensor | None, _grad_indices: Any) -> tuple[Any, ...]:
     (indices,) = ctx.saved_tensors
     if grad_output is None:
         return None, None, None, None, None, None

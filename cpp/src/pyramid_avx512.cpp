@@ -1,0 +1,3 @@
+// Pyramid kernels for the avx512 instruction set (flags set per file in CMakeLists.txt).
+#define NHWCPOOL_ISA avx512
+#include "kernels/pyramid.hpp"

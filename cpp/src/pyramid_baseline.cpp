@@ -1,0 +1,3 @@
+// Pyramid kernels for the baseline instruction set (flags set per file in CMakeLists.txt).
+#define NHWCPOOL_ISA baseline
+#include "kernels/pyramid.hpp"
