@@ -125,3 +125,12 @@ def test_example_keras_cnn(runs: _Runs) -> None:
     png = runs.figure.read_bytes()
     assert png.startswith(b"\x89PNG")
     assert len(png) > 20_000
+
+
+def test_import_nhwcpool_does_not_import_keras() -> None:
+    code = (
+        "import sys, nhwcpool\n"
+        "bad = [m for m in ('keras', 'tensorflow', 'nhwcpool.keras') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], env=_env("tensorflow"), check=True, timeout=TIMEOUT)
