@@ -49,9 +49,12 @@ def tests_no_oracle(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
-@nox.parametrize("define", ["NHWCPOOL_OPENMP=OFF", "NHWCPOOL_DISPATCH=OFF"])
+@nox.parametrize(
+    "define",
+    ["NHWCPOOL_OPENMP=OFF", "NHWCPOOL_OPENMP=OFF;NHWCPOOL_THREAD_POOL=OFF", "NHWCPOOL_DISPATCH=OFF"],
+)
 def options(session: nox.Session, define: str) -> None:
-    """Build with one CMake option flipped (serial build; baseline-only kernels) and test."""
+    """Build with CMake options flipped (std::thread pool; serial; baseline-only kernels), test."""
     session.install(".[test]", env={"SKBUILD_CMAKE_DEFINE": f"{define};NHWCPOOL_WERROR=ON"})
     session.run("python", "-m", "nhwcpool")
     session.run("pytest", *session.posargs)

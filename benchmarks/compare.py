@@ -61,6 +61,18 @@ def thread_env(threads: int) -> dict[str, str]:
     }
 
 
+# --simd LEVEL holds every contestant to one instruction-set level (issue 19): nhwcpool through
+# NHWCPOOL_SIMD, PyTorch's ATen kernels through ATEN_CPU_CAPABILITY, oneDNN (PyTorch's mkldnn
+# path and TensorFlow's) through ONEDNN_MAX_CPU_ISA. ONNX Runtime and XLA (JAX) have no such
+# switch and run at the machine's best level: the tables say so.
+SIMD_ENV: dict[str, dict[str, str]] = {
+    "avx512": {"NHWCPOOL_SIMD": "avx512"},
+    "avx2": {"NHWCPOOL_SIMD": "avx2", "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"},
+    "baseline": {"NHWCPOOL_SIMD": "baseline", "ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"},
+}
+UNHELD = ("onnxruntime", "jax")  # contestants no --simd level reaches
+
+
 def _early_worker_setup() -> None:
     if "--worker" not in sys.argv:
         return
@@ -117,13 +129,21 @@ class Case:
     return_indices: bool = False
     latency: bool = False  # report microseconds per call, many calls per repetition
     note: str = ""
+    # Gradient with respect to the input (max: from the forward's indices, computed untimed;
+    # the result has the input's shape). Timed: the backward op alone.
+    backward: bool = False
 
     @property
-    def out_shape(self) -> tuple:
+    def fwd_shape(self) -> tuple:
+        """Shape of the forward's output (the gradient that backward reads)."""
         n, h, w, c = self.shape
         if self.op in ("gavg", "gmax"):
             return (n, 1, 1, c)
         return (n, (h + 2 * self.p - self.k) // self.s + 1, (w + 2 * self.p - self.k) // self.s + 1, c)
+
+    @property
+    def out_shape(self) -> tuple:
+        return self.shape if self.backward else self.fwd_shape
 
     @property
     def itemsize(self) -> int:
@@ -139,11 +159,22 @@ class Case:
 
     @property
     def idx_bytes(self) -> int:
+        if self.backward:
+            return math.prod(self.fwd_shape) * 8 if self.op == "max" else 0
         return math.prod(self.out_shape) * 8 if self.return_indices else 0
 
     @property
     def traffic_bytes(self) -> int:
+        if self.backward:  # gradient in (+ indices), gradient out
+            return math.prod(self.fwd_shape) * self.itemsize + self.idx_bytes + self.in_bytes
         return self.in_bytes + self.out_bytes + self.idx_bytes
+
+    def source(self, llc: int | None) -> str:
+        """Where a repeated call finds its input: 'cache' when input and output fit in the
+        last-level cache together (the repetitions then read it from there), else 'memory'."""
+        if not llc:
+            return "?"
+        return "cache" if self.traffic_bytes <= llc else "memory"
 
     @property
     def desc(self) -> str:
@@ -157,6 +188,8 @@ class Case:
                 what += " (count_include_pad=False)"
             if self.return_indices:
                 what += " +indices"
+            if self.backward:
+                what += " backward"
         return f"{what}, {self.dtype} {tuple(self.shape)}"
 
 
@@ -179,6 +212,15 @@ CASES: dict[str, Case] = {
         Case("k_avg", "avg", (8, 112, 112, 128), dtype="float16", k=2, s=2),
         Case("l", "max", (1, 4, 4, 1), k=2, s=2, latency=True, note="call latency"),
         Case("m", "max", (8, 112, 112, 128), k=2, s=2, return_indices=True),
+        # Backward (gradient with respect to the input) of cases a, b, c, d1 (few channels), e, f.
+        Case("bw_a", "max", (8, 112, 112, 128), k=2, s=2, backward=True),
+        Case("bw_b", "max", (8, 112, 112, 64), k=3, s=2, p=1, backward=True),
+        Case("bw_c1", "max", (8, 20, 20, 512), k=5, s=1, p=2, backward=True),
+        Case("bw_c2", "max", (1, 80, 80, 256), k=5, s=1, p=2, backward=True),
+        Case("bw_d1", "max", (256, 24, 24, 3), k=2, s=2, backward=True),
+        Case("bw_d1avg", "avg", (256, 24, 24, 3), k=2, s=2, backward=True),
+        Case("bw_e", "avg", (8, 112, 112, 128), k=2, s=2, backward=True),
+        Case("bw_f", "avg", (8, 56, 56, 256), k=3, s=1, p=1, count_include_pad=False, backward=True),
     ]
 }
 
@@ -192,6 +234,7 @@ CONTESTANTS = [
     "jax",
     "numpy",
     "copy",
+    "roof",
 ]
 IMPORT_NAME = {
     "nhwcpool": "nhwcpool",
@@ -203,6 +246,7 @@ IMPORT_NAME = {
     "jax": "jax",
     "numpy": "numpy",
     "copy": "numpy",
+    "roof": "numpy",
 }
 PEERS = ["torch", "torch_mkldnn", "onnxruntime", "tensorflow", "jax"]  # "best peer" is chosen among these
 MAIN = "nhwcpool"
@@ -242,6 +286,33 @@ def make_input(case: Case) -> np.ndarray:
     if case.dtype != "float32":
         x = x.astype(case.dtype)
     return x
+
+
+def make_grad(case: Case) -> np.ndarray:
+    """Deterministic gradient of the forward's output (backward cases)."""
+    rng = np.random.default_rng(sum(map(ord, case.id)) * 104729)
+    return (rng.random(case.fwd_shape, dtype=np.float32) - np.float32(0.5)).astype(case.dtype)
+
+
+def np_backward64(case: Case, x: np.ndarray) -> np.ndarray:
+    """float64 gradient with respect to x: max via the first-max indices, avg via the divisors."""
+    n, h, w, c = x.shape
+    k, s, p = case.k, case.s, case.p
+    g = make_grad(case).astype(np.float64)
+    _, oh, ow, _ = case.fwd_shape
+    if case.op == "max":
+        _, idx = np_max_pool_indices(x, k, s, p)
+        gin = np.zeros((n, h * w, c))
+        for i in range(oh):
+            for j in range(ow):  # one term per (n, c) plane in each assignment: no repeats
+                gin[np.arange(n)[:, None], idx[:, i, j, :], np.arange(c)[None, :]] += g[:, i, j, :]
+        return gin.reshape(n, h, w, c)
+    q = g / (k * k) if case.count_include_pad or p == 0 else g / avg_counts(h, w, k, s, p)
+    gp = np.zeros((n, h + 2 * p, w + 2 * p, c))
+    for di in range(k):
+        for dj in range(k):
+            gp[:, di : di + s * (oh - 1) + 1 : s, dj : dj + s * (ow - 1) + 1 : s, :] += q
+    return gp[:, p : p + h, p : p + w, :]
 
 
 def _lowest(dtype) -> np.generic:
@@ -319,7 +390,9 @@ def np_global(x: np.ndarray, op: str, acc=np.float32) -> np.ndarray:
 
 
 def reference(case: Case, x: np.ndarray) -> dict:
-    """Exact for max; float64 accumulation for averages."""
+    """Exact for max; float64 accumulation for averages and gradients."""
+    if case.backward:
+        return {"values64": np_backward64(case, x)}
     if case.op == "max":
         if case.return_indices:
             v, i = np_max_pool_indices(x, case.k, case.s, case.p)
@@ -534,6 +607,14 @@ class NhwcPool(Contestant):
 
     def _call(self, case: Case, x: np.ndarray):
         m = self.m
+        if case.backward:
+            g = make_grad(case)
+            if case.op == "max":
+                _, idx = m.max_pool2d(x, case.k, case.s, case.p, return_indices=True)  # not timed
+                return lambda **kw: m.max_pool2d_backward(g, idx, x.shape, **kw)
+            return lambda **kw: m.avg_pool2d_backward(
+                g, x.shape, case.k, case.s, case.p, count_include_pad=case.count_include_pad, **kw
+            )
         if case.op == "max":
             return lambda **kw: m.max_pool2d(
                 x, case.k, case.s, case.p, return_indices=case.return_indices, **kw
@@ -638,6 +719,15 @@ class Torch(Contestant):
 
     def _make_call(self, case, xt):
         F = self.F
+        if case.backward:
+            # The kernels autograd runs for F.max_pool2d / F.avg_pool2d (channels_last in, out).
+            aten = self.torch.ops.aten
+            gt = self.torch.from_numpy(make_grad(case)).permute(0, 3, 1, 2)
+            k, s, p = [case.k] * 2, [case.s] * 2, [case.p] * 2
+            if case.op == "max":
+                _, it = aten.max_pool2d_with_indices(xt, k, s, p, [1, 1], False)  # not timed
+                return lambda: aten.max_pool2d_with_indices_backward(gt, xt, k, s, p, [1, 1], False, it)
+            return lambda: aten.avg_pool2d_backward(gt, xt, k, s, p, False, case.count_include_pad, None)
         if case.op == "max":
             call = lambda: F.max_pool2d(xt, case.k, case.s, case.p, return_indices=case.return_indices)
         elif case.op == "avg":
@@ -656,6 +746,8 @@ class TorchMkldnn(Torch):
         torch, F = self.torch, self.F
         if case.return_indices:
             skip("no return_indices on mkldnn tensors")
+        if case.backward:
+            skip("no backward on mkldnn tensors")
         try:
             xm = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2))).to_mkldnn()  # not timed
         except Exception as e:
@@ -699,6 +791,8 @@ class OnnxRuntime(Contestant):
 
         if case.return_indices:
             skip("indices not benchmarked for ORT (NCHW index semantics)")
+        if case.backward:
+            skip("inference only")
         elem = {
             "float32": TensorProto.FLOAT,
             "float16": TensorProto.FLOAT16,
@@ -796,6 +890,8 @@ class TensorFlow(Contestant):
         with tf.device("/CPU:0"):
             xt = tf.constant(x)  # copy into a TF tensor: not timed
         k, s, p = case.k, case.s, case.p
+        if case.backward:
+            return self._prepare_backward(case, xt)
         if case.op == "max":
             pad = "VALID" if p == 0 else [[0, 0], [p, p], [p, p], [0, 0]]
             if case.return_indices:
@@ -824,6 +920,45 @@ class TensorFlow(Contestant):
             call = lambda: tf.reduce_mean(xt, axis=[1, 2], keepdims=True)
         else:
             call = lambda: tf.reduce_max(xt, axis=[1, 2], keepdims=True)
+        try:
+            call()
+        except Exception as e:
+            raise Unsupported(str(e).splitlines()[0][:80]) from e
+        return call, lambda r: {"values": r.numpy()}
+
+    def _prepare_backward(self, case, xt):
+        """The ops TF's gradient registry runs for tf.nn.max_pool2d / avg_pool2d."""
+        tf = self.tf
+        _, h, w, _ = case.shape
+        k, s, p = case.k, case.s, case.p
+        with tf.device("/CPU:0"):
+            gt = tf.constant(make_grad(case))
+        ks, st = [1, k, k, 1], [1, s, s, 1]
+        if case.op == "max":
+            pad = "VALID" if p == 0 else [[0, 0], [p, p], [p, p], [0, 0]]
+            yt = tf.nn.max_pool2d(xt, k, s, pad)  # not timed
+            kw = (
+                dict(padding="VALID")
+                if p == 0
+                else dict(padding="EXPLICIT", explicit_paddings=[0, 0, p, p, p, p, 0, 0])
+            )
+            call = lambda: tf.raw_ops.MaxPoolGrad(
+                orig_input=xt, orig_output=yt, grad=gt, ksize=ks, strides=st, **kw
+            )
+        else:
+            if p == 0:
+                pad = "VALID"
+            elif (
+                not case.count_include_pad
+                and tf_same_pads(h, k, s) == (p, p)
+                and tf_same_pads(w, k, s) == (p, p)
+            ):
+                pad = "SAME"
+            else:
+                skip("avg_pool2d has no explicit padding and SAME is not equivalent")
+            call = lambda: tf.raw_ops.AvgPoolGrad(
+                orig_input_shape=list(case.shape), grad=gt, ksize=ks, strides=st, padding=pad
+            )
         try:
             call()
         except Exception as e:
@@ -875,9 +1010,15 @@ class Jax(Contestant):
             fn = lambda a: jnp.mean(a, axis=(1, 2), keepdims=True)
         else:
             fn = lambda a: jnp.max(a, axis=(1, 2), keepdims=True)
-        jf = jax.jit(fn)
         xd = jax.device_put(x)
         xd.block_until_ready()
+        if case.backward:
+            # jax.grad's pullback (XLA recomputes what it needs of the forward: select_and_scatter
+            # for max takes the operand; it is part of what a JAX user pays for the gradient).
+            jb = jax.jit(lambda a, g: jax.vjp(fn, a)[1](g)[0])
+            gd = jax.device_put(make_grad(case))
+            return (lambda: jb(xd, gd).block_until_ready()), lambda r: {"values": np.asarray(r)}
+        jf = jax.jit(fn)
         return (lambda: jf(xd).block_until_ready()), lambda r: {"values": np.asarray(r)}
 
 
@@ -889,6 +1030,8 @@ class NumpyRef(Contestant):
 
     def prepare(self, case, x):
         k, s, p = case.k, case.s, case.p
+        if case.backward:
+            skip("no backward (the reference runs in float64 only)")
         if case.op == "max":
             if case.return_indices:
                 return (lambda: np_max_pool_indices(x, k, s, p)), lambda r: {"values": r[0], "indices": r[1]}
@@ -913,9 +1056,53 @@ class CopyRef(Contestant):
         return (lambda: np.copyto(dst, x)), (lambda _r: {"copy_ok": bool(np.array_equal(dst, x))})
 
 
+class RoofRef(Contestant):
+    """The memory roof of a case at T threads: read the input once, then write an output-sized
+    buffer once, each split into T contiguous slices run on T Python threads (NumPy releases the
+    GIL in both loops). np.copyto alone is single-threaded, so at T=2 it is no yardstick for a
+    two-thread kernel (issue 19). Reported as one time per call: read time + write time."""
+
+    name = "roof"
+
+    def __init__(self, threads):
+        super().__init__(threads)
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pool = ThreadPoolExecutor(max_workers=threads) if threads > 1 else None
+
+    def info(self):
+        return {"version": np.__version__}
+
+    def _split(self, a: np.ndarray):
+        n, t = a.size, self.threads
+        return [a[n * i // t : n * (i + 1) // t] for i in range(t)]
+
+    def _run(self, fn, parts):
+        # Slices under 1 MiB run on the calling thread: waking a pool costs more than they take.
+        if self.pool is None or parts[0].nbytes < (1 << 20):
+            for p in parts:
+                fn(p)
+        else:
+            list(self.pool.map(fn, parts))
+
+    def prepare(self, case, x):
+        flat = x.reshape(-1).view(np.uint8)
+        src = flat.view(np.uint64) if flat.size % 8 == 0 else flat  # 8-byte words read fastest
+        dst = np.empty(case.out_bytes + case.idx_bytes, dtype=np.uint8)
+        reads, writes = self._split(src), self._split(dst)
+        read = np.bitwise_or.reduce
+        write = lambda p: p.fill(1)
+
+        def call():
+            self._run(read, reads)
+            self._run(write, writes)
+
+        return call, (lambda _r: {"roof_ok": True})
+
+
 ADAPTERS = {
     c.name: c
-    for c in [NhwcPool, NhwcPoolOut, Torch, TorchMkldnn, OnnxRuntime, TensorFlow, Jax, NumpyRef, CopyRef]
+    for c in [NhwcPool, NhwcPoolOut, Torch, TorchMkldnn, OnnxRuntime, TensorFlow, Jax, NumpyRef, CopyRef, RoofRef]
 }
 
 # --------------------------------------------------------------------------------------------
@@ -985,11 +1172,12 @@ def run_case(adapter, name: str, threads: int, cid: str, *, quick: bool, do_chec
         x = make_input(case)
         call, extract = adapter.prepare(case, x)
         if do_check:
-            ref = None if name == "copy" else reference(case, x)
+            yardstick = name in ("copy", "roof")
+            ref = None if yardstick else reference(case, x)
             res = call()
             got = extract(res)
-            if name == "copy":
-                ok, detail = got["copy_ok"], ""
+            if yardstick:
+                ok, detail = got.get("copy_ok", got.get("roof_ok", False)), ""
             else:
                 ok, detail = check(case, x, ref, got)
             rec.update(status="ok" if ok else "mismatch", detail=detail)
@@ -1142,6 +1330,8 @@ class Worker:
             cmd.append("--no-pin")
         env = dict(os.environ)
         env.update(thread_env(threads))
+        if getattr(args, "simd", None):
+            env.update(SIMD_ENV[args.simd])
         self.errf = tempfile.TemporaryFile("w+")  # noqa: SIM115 - closed in close()
         self.proc = subprocess.Popen(
             cmd,
@@ -1329,6 +1519,10 @@ def summarize(cases: list[str], threads_list: list[int], results: list[dict]) ->
         cp = idx.get(("copy", r["threads"], r["case"]))
         if r.get("gbps") and cp and cp.get("gbps"):
             r["frac_copy"] = r["gbps"] / cp["gbps"]
+        roof = idx.get(("roof", r["threads"], r["case"]))
+        if r.get("median_s") and roof and roof.get("median_s"):
+            # time / (time to read the input + write the output at T threads): 1.0 is the roof
+            r["x_roof"] = r["median_s"] / roof["median_s"]
     summary = []
     for cid in cases:
         for t in threads_list:
@@ -1352,6 +1546,9 @@ def summarize(cases: list[str], threads_list: list[int], results: list[dict]) ->
                 "nhwcpool_gbps": main.get("gbps"),
                 "nhwcpool_frac_copy": main.get("frac_copy"),
                 "copy_s": idx.get(("copy", t, cid), {}).get("median_s"),
+                "roof_s": idx.get(("roof", t, cid), {}).get("median_s"),
+                "nhwcpool_x_roof": main.get("x_roof"),
+                "source": CASES[cid].source(llc_bytes()),
                 "numpy_s": idx.get(("numpy", t, cid), {}).get("median_s"),
                 "best_peer": best["contestant"] if best else None,
                 "best_peer_s": best["median_s"] if best else None,
@@ -1412,10 +1609,11 @@ def text_tables(cases, threads_list, contestants, idx, summary) -> str:
             f"== {cid}: {case.desc}   in {case.in_bytes / 1e6:.3g} MB, out {case.out_bytes / 1e6:.3g} MB"
             + (f", idx {case.idx_bytes / 1e6:.3g} MB" if case.idx_bytes else "")
             + (f"  [{case.note}]" if case.note else "")
+            + f"; input from {case.source(llc_bytes())}"
         )
         hdr = f"{'contestant':<14}"
         for t in threads_list:
-            hdr += f" | T={t} {unit:>7} {'GB/s':>7} {'%copy':>6}"
+            hdr += f" | T={t} {unit:>7} {'GB/s':>7} {'%copy':>6} {'xroof':>6}"
         hdr += " | status"
         lines.append(hdr)
         lines.append("-" * len(hdr))
@@ -1430,6 +1628,7 @@ def text_tables(cases, threads_list, contestants, idx, summary) -> str:
                 row += (
                     f" | {'':3}{_tm(r, case.latency):>8} {_fmt(r.get('gbps'), '.1f'):>7}"
                     f" {_fmt(None if frac is None else 100 * frac, '.0f'):>6}"
+                    f" {_fmt(r.get('x_roof'), '.2f'):>6}"
                 )
             row += " | " + _status(rs)
             lines.append(row)
@@ -1448,18 +1647,26 @@ def text_tables(cases, threads_list, contestants, idx, summary) -> str:
 
 def markdown(cases, threads_list, contestants, idx, summary, meta) -> str:
     out = []
+    caches = ", ".join(f"{k} {v // 1024} KiB" for k, v in (meta.get("caches") or {}).items())
+    simd = meta.get("simd", "best")
     out.append(
-        f"Machine: {meta['cpu']} ({meta['ncpu']} CPUs), Python {meta['python']}, NumPy {meta['numpy']}; "
-        f"{'quick run; ' if meta['quick'] else ''}median of repetitions. "
+        f"Machine: {meta['cpu']} ({meta['ncpu']} CPUs{'; caches per instance: ' + caches if caches else ''}), "
+        f"Python {meta['python']}, NumPy {meta['numpy']}; SIMD level: {simd}"
+        + (f" (nhwcpool, PyTorch and oneDNN/TensorFlow held to it; {', '.join(UNHELD)} at their best)"
+           if simd != "best" else "")
+        + f"; {'quick run; ' if meta['quick'] else ''}median of repetitions. "
         "Speedup = best peer time / nhwcpool time (peers: " + ", ".join(PEERS) + "). "
         "GB/s counts input + output (+ int64 indices) bytes; % copy = GB/s relative to np.copyto of the "
-        "same input (2 x input bytes)."
+        "same input (2 x input bytes, one thread). x roof = nhwcpool time / the time to read the input "
+        "and write the output with T threads (1.00 = at the memory roof). Input from: 'cache' when "
+        "input + output fit in the last-level cache (repeated calls then find them there), else 'memory'."
     )
     out.append("")
     out.append(
-        "| case | what | T | nhwcpool | nhwcpool out= | best peer | peer time | speedup | nhwcpool GB/s | % of copy BW |"
+        "| case | what | T | nhwcpool | nhwcpool out= | best peer | peer time | speedup | nhwcpool GB/s "
+        "| % of copy BW | x roof | input from |"
     )
-    out.append("|---|---|---:|---:|---:|---|---:|---:|---:|---:|")
+    out.append("|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---|")
     for s in summary:
         case = CASES[s["case"]]
         u = " us" if case.latency else " ms"
@@ -1475,7 +1682,8 @@ def markdown(cases, threads_list, contestants, idx, summary, meta) -> str:
             f"{_fmt(s['speedup'], '.2f')}{'x' if s['speedup'] else ''}{'*' if s.get('busy') else ''} | "
             f"{_fmt(s['nhwcpool_gbps'], '.1f')} | "
             f"{_fmt(None if s['nhwcpool_frac_copy'] is None else 100 * s['nhwcpool_frac_copy'], '.0f')}"
-            f"{'%' if s['nhwcpool_frac_copy'] else ''} |"
+            f"{'%' if s['nhwcpool_frac_copy'] else ''} | "
+            f"{_fmt(s.get('nhwcpool_x_roof'), '.2f')} | {s.get('source', '?')} |"
         )
     if any(s.get("busy") for s in summary):
         out.append("")
@@ -1564,6 +1772,30 @@ def draw_png(path: Path, cases, threads_list, summary) -> None:
     plt.close(fig)
 
 
+def cache_sizes() -> dict[str, int]:
+    """Data/unified cache sizes in bytes per level, e.g. {'L1d': 32768, 'L2': 1048576, 'L3': 33554432},
+    read from Linux sysfs for CPU 0 (each cache as one instance sees it)."""
+    out: dict[str, int] = {}
+    base = Path("/sys/devices/system/cpu/cpu0/cache")
+    for d in sorted(base.glob("index*")):
+        try:
+            level = (d / "level").read_text().strip()
+            kind = (d / "type").read_text().strip()
+            size = (d / "size").read_text().strip()
+        except OSError:
+            continue
+        if kind == "Instruction":
+            continue
+        mult = {"K": 1024, "M": 1024**2, "G": 1024**3}.get(size[-1:], 1)
+        out[f"L{level}{'d' if kind == 'Data' else ''}"] = int(size.rstrip("KMG")) * mult
+    return out
+
+
+def llc_bytes() -> int | None:
+    sizes = cache_sizes()
+    return max(sizes.values()) if sizes else None
+
+
 def machine_meta(args, threads_list) -> dict:
     cpu = platform.processor() or ""
     try:
@@ -1589,6 +1821,8 @@ def machine_meta(args, threads_list) -> dict:
     return {
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "cpu": cpu,
+        "caches": cache_sizes(),
+        "simd": getattr(args, "simd", None) or "best",
         "git": rev,
         "ncpu": os.cpu_count(),
         "python": platform.python_version(),
@@ -1684,6 +1918,11 @@ def replot(args) -> int:
 def report(args, meta, headers, results, cases, threads_list, contestants) -> int:
     summary, idx = summarize(cases, threads_list, results)
     shown = [c for c in CONTESTANTS if c in contestants]
+    caches = ", ".join(f"{k} {v // 1024} KiB" for k, v in (meta.get("caches") or {}).items())
+    print(f"CPU: {meta.get('cpu')} ({meta.get('ncpu')} CPUs); caches per instance: {caches or 'unknown'}")
+    print(f"SIMD level: {meta.get('simd', 'best')}" + (
+        f" (held: nhwcpool, torch, oneDNN/TensorFlow; not held: {', '.join(UNHELD)})"
+        if meta.get("simd", "best") != "best" else ""))
     print(text_tables(cases, threads_list, shown, idx, summary))
     print()
     print(f"total wall time {meta.get('wall_s', 0):.0f} s; worker stderr in {meta.get('log')}")
@@ -1756,6 +1995,12 @@ def main(argv=None) -> int:
         help="before each worker, wait up to S seconds for other processes to go quiet",
     )
     ap.add_argument("--no-pin", action="store_true", help="do not pin workers to T CPUs")
+    ap.add_argument(
+        "--simd",
+        choices=sorted(SIMD_ENV),
+        help="hold nhwcpool, PyTorch and oneDNN/TensorFlow to this instruction-set level "
+        "(ONNX Runtime and JAX cannot be held and run at their best level)",
+    )
     ap.add_argument("--list", action="store_true", help="list cases and exit")
     ap.add_argument(
         "--from-json", metavar="PATH", help="re-render tables/markdown/png from an earlier JSON and exit"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import platform
 import re
 import subprocess
 import sys
@@ -526,12 +527,10 @@ def test_show_config(capsys):
     assert ret is None
     out = capsys.readouterr().out
     assert nhwcpool.__version__ in out
-    assert re.search(r"openmp", out, re.IGNORECASE)
-    assert re.search(
-        r"openmp.*\b(on|off|yes|no|true|false|enabled|disabled|available|unavailable)\b",
-        out,
-        re.IGNORECASE | re.DOTALL,
-    )
+    backend = nhwcpool._core.threading_backend()
+    assert backend in ("OpenMP", "std::thread pool", "serial")
+    assert re.search(r"^\s*threads:\s+" + re.escape(backend) + r"\b", out, re.MULTILINE)
+    assert (backend == "OpenMP") == nhwcpool._core.openmp_enabled()
     assert re.search(r"simd", out, re.IGNORECASE)
     assert nhwcpool._core.get_simd_level() in out
     assert re.search(r"compiler", out, re.IGNORECASE)
@@ -587,7 +586,9 @@ def test_simd_hooks():
     levels = nhwcpool._core.supported_simd_levels()
     assert isinstance(levels, list)
     assert all(isinstance(s, str) for s in levels)
-    assert "baseline" in levels
+    baseline = "neon" if platform.machine().lower() in ("aarch64", "arm64") else "baseline"
+    assert nhwcpool._core.compiled_simd_levels()[0] == baseline
+    assert baseline in levels
     assert nhwcpool._core.get_simd_level() in levels
     before = nhwcpool._core.get_simd_level()
     try:
@@ -645,3 +646,22 @@ def test_width_beyond_int32_range():
     assert i[2, 1] == 2 * W + W - 1 > 2**32
     assert nhwcpool.output_size(W, 2, W - 2) == 2
     assert nhwcpool.output_shape((3, W), (1, 2), (1, W - 2)) == (3, 2)
+
+
+def test_baseline_level_name_per_architecture():
+    """x86-64 calls its baseline kernels "baseline"; aarch64 "neon" (NEON is baseline there),
+    and "baseline" still selects it. "neon" is not a level on x86-64."""
+    core = nhwcpool._core
+    before = core.get_simd_level()
+    baseline = core.compiled_simd_levels()[0]
+    try:
+        core.set_simd_level("baseline")
+        assert core.get_simd_level() == baseline
+        if baseline == "neon":
+            core.set_simd_level("neon")
+            assert core.get_simd_level() == "neon"
+        else:
+            with pytest.raises(ValueError, match=r"(?i)simd|level"):
+                core.set_simd_level("neon")
+    finally:
+        core.set_simd_level(before)

@@ -307,6 +307,7 @@ def test_convert_rules():
     ("kwargs", "exc", "match"),
     [
         (dict(levels=-1), ValueError, "levels must be an integer >= 0"),
+        (dict(levels=2**70), ValueError, "levels must be at most"),
         (dict(levels=1.5), TypeError, "levels must be an integer"),
         (dict(levels=True), TypeError, "levels must be an integer"),
         (dict(levels="2"), TypeError, "levels must be an integer"),

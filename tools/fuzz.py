@@ -437,19 +437,19 @@ def known_bug(case):
     for a stride near 2**63 (UBSan: signed integer overflow; unsanitized: a wrong ValueError).
     """
     a = case.get("args", {})
-    # BUG-2 (cpp/src/kernels_impl.hpp horizontal(): step = dilation * C): overflows for a huge
+    # BUG-2 (cpp/src/kernels/row_passes.hpp horizontal(): step = dilation * C): overflows for a huge
     # dilation that the geometry accepts (kernel 1, or padding up to half the effective kernel).
     if any(i >= 2**55 for i in _ints(a.get("dilation"))):
         return True
-    # BUG-4 (cpp/src/kernels_impl.hpp use_direct(): g.h.kernel * g.w.kernel) and BUG-5 (TapList
+    # BUG-4 (cpp/src/kernels/separable.hpp use_direct(): g.h.kernel * g.w.kernel) and BUG-5 (TapList
     # scratch sized by kernel_size: size_t wrap -> heap-buffer-overflow, or std::bad_alloc):
     # huge kernels that ceil_mode or "same" padding make valid.
     if case["func"] in ("max_pool2d", "avg_pool2d") and any(i >= 2**31 for i in _ints(a.get("kernel_size"))):
         return True
-    # BUG-9 (kernels_impl.hpp wide_window(): 5 * stride_h * stride_w) for huge strides.
+    # BUG-9 (cpp/src/kernels/taplist.hpp wide_window(): 5 * stride_h * stride_w) for huge strides.
     if case["func"] in ("max_pool2d", "avg_pool2d") and any(i >= 2**31 for i in _ints(a.get("stride"))):
         return True
-    # BUG-6 (cpp/src/kernels_impl.hpp Divisor(): -v): negating divisor_override = -2**63.
+    # BUG-6 (cpp/src/kernels/divisors.hpp Divisor(): -v): negating divisor_override = -2**63.
     if -(2**63) in _ints(a.get("divisor_override")):
         return True
     ceil = a.get("ceil_mode")

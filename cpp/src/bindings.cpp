@@ -27,6 +27,7 @@
 #include "nhwcpool/shape.hpp"
 
 namespace py = pybind11;
+void bind_threads(py::module_& m);  // bindings_threads.cpp
 using nhwcpool::AxisParams;
 using nhwcpool::DType;
 using nhwcpool::Geometry;
@@ -609,6 +610,14 @@ py::list simd_levels(bool (*pred)(nhwcpool::SimdLevel)) {
 
 }  // namespace
 
+// A new C-contiguous result (up to 4 dimensions) from the output cache above, for
+// bindings_backward.cpp, whose large gradients would otherwise fault in fresh pages each call.
+py::array nhwcpool_new_result(const py::dtype& dt, const std::vector<py::ssize_t>& dims) {
+  Shape s;
+  s.ndim = static_cast<int>(dims.size());
+  for (int i = 0; i < s.ndim && i < 4; ++i) s.dim[i] = dims[static_cast<std::size_t>(i)];
+  return new_result(dt, s);
+}
 void bind_pyramid(py::module_& m);  // bindings_pyramid.cpp
 
 PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
@@ -645,6 +654,7 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
   });
   m.def("get_num_threads", &nhwcpool::get_num_threads);
   m.def("openmp_enabled", &nhwcpool::openmp_enabled);
+  bind_threads(m);
   m.def("compiler", &compiler_string);
   m.def("get_simd_level", [] { return std::string(nhwcpool::simd_level_name(nhwcpool::simd_level())); });
   m.def("best_simd_level", [] { return std::string(nhwcpool::simd_level_name(nhwcpool::best_simd_level())); });
@@ -672,4 +682,5 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
   bind_pyramid(m);
   m.def("_get_output_cache_bytes", [] { return static_cast<int64_t>(OutputCache::get().limit()); });
   m.def("_output_cache_held", [] { return static_cast<int64_t>(OutputCache::get().held()); });
+  void bind_backward(py::module_&); bind_backward(m);  // bindings_backward.cpp: gradients, max_unpool2d
 }

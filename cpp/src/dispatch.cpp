@@ -88,9 +88,17 @@ std::atomic<int>& level_slot() {
 
 }  // namespace
 
+#if defined(__aarch64__) || defined(_M_ARM64)
+// On aarch64 the baseline build is a NEON build (Advanced SIMD is part of ARMv8-A), so the one
+// level is reported as "neon"; NHWCPOOL_SIMD and set_simd_level accept "baseline" for it too.
+#define NHWCPOOL_BASELINE_NAME "neon"
+#else
+#define NHWCPOOL_BASELINE_NAME "baseline"
+#endif
+
 const char* simd_level_name(SimdLevel level) {
   switch (level) {
-    case SimdLevel::baseline: return "baseline";
+    case SimdLevel::baseline: return NHWCPOOL_BASELINE_NAME;
     case SimdLevel::avx2: return "avx2";
     case SimdLevel::avx512: return "avx512";
   }
@@ -100,7 +108,7 @@ const char* simd_level_name(SimdLevel level) {
 bool simd_level_from_name(const char* name, SimdLevel* level) {
   std::string s(name ? name : "");
   for (auto& ch : s) ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch - 'A' + 'a' : ch);
-  if (s == "baseline" || s == "default") { *level = SimdLevel::baseline; return true; }
+  if (s == "baseline" || s == "default" || s == NHWCPOOL_BASELINE_NAME) { *level = SimdLevel::baseline; return true; }
   if (s == "avx2") { *level = SimdLevel::avx2; return true; }
   if (s == "avx512") { *level = SimdLevel::avx512; return true; }
   return false;

@@ -1,3 +1,3 @@
 // Kernels for the avx2 instruction set (flags set per file in CMakeLists.txt).
 #define NHWCPOOL_ISA avx2
-#include "kernels_impl.hpp"
+#include "kernels/all.hpp"

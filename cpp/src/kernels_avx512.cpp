@@ -1,3 +1,3 @@
 // Kernels for the avx512 instruction set (flags set per file in CMakeLists.txt).
 #define NHWCPOOL_ISA avx512
-#include "kernels_impl.hpp"
+#include "kernels/all.hpp"

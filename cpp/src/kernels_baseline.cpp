@@ -1,3 +1,3 @@
 // Kernels for the baseline instruction set (flags set per file in CMakeLists.txt).
 #define NHWCPOOL_ISA baseline
-#include "kernels_impl.hpp"
+#include "kernels/all.hpp"

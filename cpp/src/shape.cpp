@@ -182,4 +182,48 @@ AxisTable make_axis_table(std::int64_t n, std::int64_t out, const AxisParams& p)
   return t;
 }
 
+CoverTable make_cover_table(std::int64_t n, const AxisTable& t, std::int64_t dilation) {
+  if (n < 1 || dilation < 1) fail("make_cover_table: n and dilation must be >= 1");
+  const auto out = static_cast<std::int64_t>(t.count.size());
+  std::int64_t total = 0;
+  for (std::int64_t o = 0; o < out; ++o) total = checked_add(total, t.count[static_cast<std::size_t>(o)], "cover table size");
+  const std::int64_t cells = checked_add(checked_add(n, 1, "cover table size"), total, "cover table size");
+  CoverTable c;
+  c.storage.reset(new std::int64_t[static_cast<std::size_t>(cells)]);
+  std::int64_t* off = c.storage.get();
+  std::int64_t* list = off + n + 1;
+  for (std::int64_t i = 0; i <= n; ++i) off[i] = 0;
+  // Counting sort by input coordinate; outputs visited in ascending order stay ascending.
+  for (std::int64_t o = 0; o < out; ++o) {
+    const auto oi = static_cast<std::size_t>(o);
+    for (std::int64_t k = 0; k < t.count[oi]; ++k) {
+      const std::int64_t i = t.first[oi] + k * dilation;
+      if (i < 0 || i >= n) fail("make_cover_table: window table does not match the axis size");
+      ++off[i + 1];
+    }
+  }
+  for (std::int64_t i = 0; i < n; ++i) {
+    c.most = off[i + 1] > c.most ? off[i + 1] : c.most;
+    off[i + 1] += off[i];
+  }
+  std::unique_ptr<std::int64_t[]> fill(new std::int64_t[static_cast<std::size_t>(n)]);
+  for (std::int64_t i = 0; i < n; ++i) fill[static_cast<std::size_t>(i)] = off[i];
+  for (std::int64_t o = 0; o < out; ++o) {
+    const auto oi = static_cast<std::size_t>(o);
+    for (std::int64_t k = 0; k < t.count[oi]; ++k) {
+      const std::int64_t i = t.first[oi] + k * dilation;
+      list[fill[static_cast<std::size_t>(i)]++] = o;
+    }
+  }
+  for (std::int64_t i = 0; i < n; ++i) {
+    if (off[i + 1] > off[i]) {
+      const std::int64_t sp = list[off[i + 1] - 1] - list[off[i]] + 1;
+      c.span = sp > c.span ? sp : c.span;
+    }
+  }
+  c.offsets = off;
+  c.outputs = list;
+  return c;
+}
+
 }  // namespace nhwcpool

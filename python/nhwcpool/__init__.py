@@ -8,8 +8,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path as _Path
+
+from ._openmp import quiet_private_runtime as _quiet_private_runtime
+
 try:
-    from . import _core
+    with _quiet_private_runtime(_Path(__file__).resolve().parent):
+        from . import _core
 except ImportError as exc:  # pragma: no cover - only when the extension is missing
     msg = (
         "nhwcpool's compiled extension (_core) could not be imported. Install the package with "
@@ -29,6 +34,7 @@ from ._api import (
     set_num_threads,
     show_config,
 )
+from ._backward import avg_pool2d_backward, max_pool2d_backward, max_unpool2d
 from ._pyramid import pyramid
 
 __version__: str = _core.__version__
@@ -36,10 +42,13 @@ __version__: str = _core.__version__
 __all__ = [
     "__version__",
     "avg_pool2d",
+    "avg_pool2d_backward",
     "get_num_threads",
     "global_avg_pool2d",
     "global_max_pool2d",
     "max_pool2d",
+    "max_pool2d_backward",
+    "max_unpool2d",
     "output_shape",
     "output_size",
     "pyramid",

@@ -128,8 +128,31 @@ def _window(
     return (kh, kw, sh, sw, *_padding(padding))
 
 
-def _array(x: Any) -> np.ndarray[Any, Any]:
-    return x if type(x) is np.ndarray else np.asarray(x)
+def _array(x: Any, name: str = "x") -> np.ndarray[Any, Any]:
+    if type(x) is np.ndarray:
+        return x
+    if not isinstance(x, np.ndarray) and hasattr(type(x), "__dlpack__"):
+        return _from_dlpack(x, name)
+    return np.asarray(x)
+
+
+def _from_dlpack(x: Any, name: str) -> np.ndarray[Any, Any]:
+    """A NumPy view of a CPU array from another library (torch, JAX, CuPy...) via DLPack:
+    no copy, whatever its strides (so an NHWC-contiguous one is read in place)."""
+    if getattr(x, "requires_grad", False):
+        msg = (
+            f"{name} is a tensor that requires grad; nhwcpool's NumPy-level functions record no "
+            f"gradient: pass {name}.detach(), or use nhwcpool.torch for autograd"
+        )
+        raise TypeError(msg)
+    try:
+        return np.from_dlpack(x)
+    except (BufferError, RuntimeError, TypeError, ValueError) as exc:
+        msg = (
+            f"{name} ({type(x).__module__}.{type(x).__name__}) could not be read through DLPack as a "
+            f"CPU array of a supported dtype ({_SUPPORTED_NAMES}): {exc}"
+        )
+        raise TypeError(msg) from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -210,7 +233,7 @@ def max_pool2d(
         # flags' types with the same messages as the general path below.
         s = kernel_size if stride is None else stride
         return _core.max_pool2d(
-            x if type(x) is np.ndarray else np.asarray(x),
+            x if type(x) is np.ndarray else _array(x),
             kernel_size,
             kernel_size,
             s,
@@ -295,7 +318,7 @@ def avg_pool2d(
     ):  # fast path for plain ints, as in max_pool2d
         s = kernel_size if stride is None else stride
         return _core.avg_pool2d(
-            x if type(x) is np.ndarray else np.asarray(x),
+            x if type(x) is np.ndarray else _array(x),
             kernel_size,
             kernel_size,
             s,
@@ -460,7 +483,10 @@ def _default_threads() -> int:
 def _init_runtime() -> None:
     _core.set_num_threads(_default_threads())
     want = os.environ.get("NHWCPOOL_SIMD")
-    if want and want.strip().lower() != _core.get_simd_level():
+    level = _core.get_simd_level()
+    # On aarch64 the baseline level is called "neon"; "baseline" still names it.
+    chosen = {level, "baseline"} if level == _core.compiled_simd_levels()[0] else {level}
+    if want and want.strip().lower() not in chosen:
         warnings.warn(
             f"NHWCPOOL_SIMD={want!r} is unknown or not supported here; using "
             f"{_core.get_simd_level()!r} (supported: {', '.join(_core.supported_simd_levels())})",
@@ -476,6 +502,7 @@ def _config() -> dict[str, Any]:
         "numpy": np.__version__,
         "compiler": _core.compiler(),
         "openmp": bool(_core.openmp_enabled()),
+        "threading": _core.threading_backend(),
         "threads": get_num_threads(),
         "simd_level": _core.get_simd_level(),
         "simd_supported": list(_core.supported_simd_levels()),
@@ -485,14 +512,17 @@ def _config() -> dict[str, Any]:
 
 
 def show_config() -> None:
-    """Print the version, compiler, OpenMP status, SIMD level chosen at run time and threads."""
+    """Print the version, compiler, threading backend and thread count, and the SIMD level."""
     c = _config()
+    if c["threading"] == "serial":
+        threads = f"serial (a build without threads: set_num_threads({c['threads']}) has no effect)"
+    else:
+        threads = f"{c['threading']} ({c['threads']} thread{'s' if c['threads'] != 1 else ''})"
     lines = [
         f"nhwcpool {c['version']}",
         f"  python:    {c['python']} (numpy {c['numpy']})",
         f"  compiler:  {c['compiler']}",
-        f"  OpenMP:    {'on' if c['openmp'] else 'off (serial build)'}",
-        f"  threads:   {c['threads']}",
+        f"  threads:   {threads}",
         (
             f"  SIMD:      {c['simd_level']} (chosen at run time; this CPU supports "
             f"{', '.join(c['simd_supported'])}; built: {', '.join(c['simd_compiled'])})"

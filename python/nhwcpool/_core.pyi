@@ -61,9 +61,49 @@ def avg_pool2d(
     out: np.ndarray[Any, Any] | None,
     /,
 ) -> np.ndarray[Any, Any]: ...
+def max_pool2d_backward(
+    grad_output: np.ndarray[Any, Any],
+    indices: np.ndarray[Any, Any],
+    input_shape: list[int],
+    out: np.ndarray[Any, Any] | None,
+) -> np.ndarray[Any, Any]: ...
+def avg_pool2d_backward(
+    grad_output: np.ndarray[Any, Any],
+    input_shape: list[int],
+    kh: int,
+    kw: int,
+    sh: int,
+    sw: int,
+    pt: int,
+    pb: int,
+    pl: int,
+    pr: int,
+    ceil_mode: bool,
+    mode: int,
+    count_include_pad: bool,
+    divisor_override: int,
+    out: np.ndarray[Any, Any] | None,
+) -> np.ndarray[Any, Any]: ...
+def max_unpool2d(
+    x: np.ndarray[Any, Any],
+    indices: np.ndarray[Any, Any],
+    output_size: list[int],
+    out: np.ndarray[Any, Any] | None,
+) -> np.ndarray[Any, Any]: ...
 def set_num_threads(n: int) -> None: ...
 def get_num_threads() -> int: ...
 def openmp_enabled() -> bool: ...
+def threading_backend() -> str: ...
+def _max_team_size() -> int: ...
+def _parallel_probe(
+    n: int,
+    work: int,
+    threads: int,
+    throw_at: int = -1,
+    bad_alloc: bool = False,
+    nested: int = 0,
+    sleep_us: int = 0,
+) -> list[tuple[int, int, bool, int]]: ...
 def compiler() -> str: ...
 def get_simd_level() -> str: ...
 def best_simd_level() -> str: ...

@@ -83,6 +83,9 @@ def pyramid(
     if lv < 0:
         msg = f"levels must be an integer >= 0, got {lv}"
         raise ValueError(msg)
+    if lv > 2**20:
+        msg = f"levels must be at most 1048576, got {lv}"
+        raise ValueError(msg)
     f = _index(factor, "factor")
     if f < 2:
         msg = f"factor must be an integer >= 2, got {f}"

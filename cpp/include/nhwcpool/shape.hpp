@@ -91,4 +91,20 @@ struct AxisTable {
 
 AxisTable make_axis_table(std::int64_t n, std::int64_t out, const AxisParams& p);
 
+// The transpose of an AxisTable, for gradients gathered per input position: for each input
+// coordinate i in [0, n), the output positions whose window has i as an in-range tap, in
+// ascending order: outputs[offsets[i]] .. outputs[offsets[i+1] - 1]. Built from the table's
+// first/count columns and the axis dilation (no window arithmetic of its own). most: the
+// largest number of outputs covering one coordinate; span: the largest distance between the
+// first and last of them plus one (the outputs covering one coordinate are consecutive when
+// dilation is 1, then span == most).
+struct CoverTable {
+  std::unique_ptr<std::int64_t[]> storage;
+  const std::int64_t* offsets = nullptr;  // n + 1 entries
+  const std::int64_t* outputs = nullptr;
+  std::int64_t most = 0, span = 0;
+};
+
+CoverTable make_cover_table(std::int64_t n, const AxisTable& t, std::int64_t dilation);
+
 }  // namespace nhwcpool

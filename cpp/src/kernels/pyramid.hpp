@@ -38,6 +38,14 @@
 #include <immintrin.h>
 #endif
 
+#if defined(__GNUC__) || defined(__clang__)
+#define NHWCPOOL_PYR_RESTRICT __restrict__
+#elif defined(_MSC_VER)
+#define NHWCPOOL_PYR_RESTRICT __restrict
+#else
+#define NHWCPOOL_PYR_RESTRICT
+#endif
+
 #ifndef NHWCPOOL_ISA
 #error "define NHWCPOOL_ISA to the instruction-set namespace before including kernels/pyramid.hpp"
 #endif
@@ -296,6 +304,8 @@ inline O value_as(V v) {
   }
 }
 
+#include "image_pairs.hpp"
+
 // ---------------------------------------------------------------------------------------------
 // One pass.
 
@@ -337,11 +347,39 @@ void hreduce(const A* acc, A* hs, i64 cells_in, i64 cells_out, i64 f, i64 C) {
   }
 }
 
+// factor 2, integer values: img_pair_rows (kernels/image_pairs.hpp, shared with the forward's
+// 2x2/s2 image kernels).
+template <class Op>
+constexpr int op_code() {
+  return std::is_same<Op, OpSum>::value ? 0 : std::is_same<Op, OpMax>::value ? 1 : 2;
+}
+
 template <class O, class A>
 void finalize_mean_row(const A* hs, O* out, const PyramidGeometry& g, int k, i64 oy) {
   const i64 C = g.C, OW = g.OW[static_cast<std::size_t>(k)];
   const i64 rows = g.rows_of(k, oy);
-  for (i64 ox = 0; ox < OW; ++ox) {
+  i64 ox = 0;
+  if constexpr (std::is_integral<A>::value && std::is_unsigned<A>::value && std::is_integral<O>::value &&
+                std::is_unsigned<O>::value && sizeof(A) <= 4) {
+    // whole blocks with a power-of-two pixel count: shift, round half to even, clip
+    const i64 count = rows * g.block[static_cast<std::size_t>(k)];
+    if (OW > 1 && (count & (count - 1)) == 0 && count < (i64{1} << 31)) {
+      int sh = 0;
+      while ((i64{1} << sh) < count) ++sh;
+      const A half = static_cast<A>(count >> 1), mask = static_cast<A>(count - 1);
+      const A top = static_cast<A>(std::min<u64>(std::numeric_limits<O>::max(), std::numeric_limits<A>::max()));
+      const i64 n = (OW - 1) * C;
+      for (i64 i = 0; i < n; ++i) {
+        const A v = hs[i];
+        A q = static_cast<A>(v >> sh);
+        const A r = static_cast<A>(v & mask);
+        q = static_cast<A>(q + ((r + (q & 1u)) > half ? 1u : 0u));
+        out[i] = static_cast<O>(q < top ? q : top);
+      }
+      ox = OW - 1;
+    }
+  }
+  for (; ox < OW; ++ox) {
     const i64 count = rows * g.cols_of(k, ox);
     for (i64 c = 0; c < C; ++c) out[ox * C + c] = mean_of<O>(hs[ox * C + c], count);
   }
@@ -388,11 +426,16 @@ struct PassRunner {
   const PassArgs& p;
   const PyramidGeometry& g;
   std::vector<std::unique_ptr<A[]>> vacc, hs;
+  std::vector<const void*> saved;  // factor 2: the first row of the block being read, per level
+  // Integer values (exact in any order) at factor 2 go through pair_rows.
+  static constexpr bool kPairs = std::is_integral<A>::value && (std::is_integral<S>::value || std::is_same<S, A>::value);
 
   explicit PassRunner(const PassArgs& args) : p(args), g(*args.g) {
     for (int k = p.l0 + 1; k <= p.l1; ++k) {
-      vacc.emplace_back(new A[static_cast<std::size_t>(used_cols(g, k) * g.C)]);
-      hs.emplace_back(new A[static_cast<std::size_t>(g.OW[static_cast<std::size_t>(k)] * g.C)]);
+      // (+32: slack for the overlapping vector stores of pair_rows)
+      vacc.emplace_back(new A[static_cast<std::size_t>(used_cols(g, k) * g.C + 32)]);
+      hs.emplace_back(new A[static_cast<std::size_t>(g.OW[static_cast<std::size_t>(k)] * g.C + 32)]);
+      saved.push_back(nullptr);
     }
   }
 
@@ -404,15 +447,40 @@ struct PassRunner {
     const std::size_t s = static_cast<std::size_t>(k - p.l0 - 1);
     A* acc = vacc[s].get();
     const i64 width = used_cols(g, k) * g.C;
+    const bool last = r % f == f - 1 || r == used_rows(g, k) - 1;
+    A* h = hs[s].get();
+    if constexpr (kPairs) {
+      if (f == 2) {
+        if (!last) {  // the first row of a block: keep it (the input's rows stay where they are)
+          if constexpr (std::is_same<R, S>::value) {
+            if (k == p.l0 + 1) {
+              saved[s] = src;
+              return;
+            }
+          }
+          std::memcpy(acc, src, static_cast<std::size_t>(width) * sizeof(A));
+          saved[s] = acc;
+          return;
+        }
+        const R* first = r % 2 == 1 ? static_cast<const R*>(saved[s]) : src;
+        const R* second = r % 2 == 1 ? src : nullptr;
+        img_pair_rows<op_code<Op>()>(first, second, h, used_cols(g, k), g.OW[static_cast<std::size_t>(k)], g.C);
+        cascade(k, h, n, r / f);
+        return;
+      }
+    }
     if (r % f == 0) {
       for (i64 i = 0; i < width; ++i) acc[i] = to_acc<A>(src[i]);
     } else {
       for (i64 i = 0; i < width; ++i) acc[i] = Op::f(acc[i], to_acc<A>(src[i]));
     }
-    if (r % f != f - 1 && r != used_rows(g, k) - 1) return;
-    const i64 oy = r / f;
-    A* h = hs[s].get();
+    if (!last) return;
     hreduce<Op>(acc, h, used_cols(g, k), g.OW[static_cast<std::size_t>(k)], f, g.C);
+    cascade(k, h, n, r / f);
+  }
+
+  // Level k's row oy is summed in h: write it, pass it on.
+  void cascade(int k, A* h, i64 n, i64 oy) {
     finalize_row<Op>(h, p.outs[k - 1], p.out_dtype, g, k, n, oy);
     if (k < p.l1) {
       feed(k + 1, static_cast<const A*>(h), n, oy);

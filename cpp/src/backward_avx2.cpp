@@ -1,0 +1,3 @@
+// Backward kernels for the avx2 instruction set (flags set per file in CMakeLists.txt).
+#define NHWCPOOL_ISA avx2
+#include "kernels/backward.hpp"

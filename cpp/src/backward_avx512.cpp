@@ -1,0 +1,3 @@
+// Backward kernels for the avx512 instruction set (flags set per file in CMakeLists.txt).
+#define NHWCPOOL_ISA avx512
+#include "kernels/backward.hpp"

@@ -1,0 +1,224 @@
+// The running passes of both axes fused per channel vector (vhgw_row_fused) with the VT<T>
+// vector forms, then kSlideStreams; after #else, the stand-ins of slide.hpp, slide_cols.hpp
+// and this file for builds without AVX2.
+//
+// Part of the per-ISA kernel source: included only by kernels/all.hpp, inside namespace
+// nhwcpool::NHWCPOOL_ISA and its anonymous namespace, after the files listed before it there.
+
+#if defined(__AVX2__)
+// The running passes of both axes (vhgw_axis along H, then along W) for one output row, fused
+// per channel vector: the row's value at column x is Op(a[x], b[x]) (the vertical pass's
+// block suffix and prefix; b: nullptr for a suffix alone, or a: a finished row), taken one
+// vector of channels at a time into two L1 buffers (the column's values and its block
+// suffixes), from which the output row is formed with the block prefix running in a register.
+// Same operations in the same order as vhgw_axis after the vertical combine3, so the same
+// bits; but the W*C row the vertical pass wrote, and the horizontal pass's two (OW+k-1)*C
+// prefix and suffix arrays, are never written to L2 and read back. vbuf: 2 * (OW + k - 1) *
+// vhgw_fused_lanes<E>() elements (float32 or float64). The next block's prefix may also take its newest input row here
+// (`add`, see VerticalVhgw::parts), saving a pass over W*C (1.05-1.1x).
+// (Zen 4, one thread, C++ harness medians of alternated runs, max: 13x13/s1/p6 over
+// (1,40,40,512) 0.41 -> 0.25 ms, 7x7/s1/p3 0.39 -> 0.24 ms, 9x9/s1/p4 over (4,32,32,64)
+// 0.12 -> 0.06 ms, 13x13 over (1,64,64,3) 46 -> 27 us. A max without NaN propagation (one
+// maxps instead of max, compare and blend, with every input checked for NaN and the rows
+// redone on one) was no faster: these loops wait on loads, not on the max.)
+constexpr bool kVhgwRowFused = true;
+
+// The vector forms these passes need, per accumulator type: float32 (the g_* helpers) and
+// float64 (the average's accumulator for windows over 64 cells, and float64 max).
+template <class E>
+struct VT;
+template <>
+struct VT<float> {
+  using V = GVec;
+  static constexpr i64 kL = kGL;
+  static V load(const float* p, i64 n) { return g_load(p, n); }
+  static V load_full(const float* p) { return g_load_full(p); }
+  static void store(float* p, V v, i64 n, bool whole) { g_store(p, v, n, whole); }
+  static void store_full(float* p, V v) { g_store_full(p, v, false); }
+  static V set1(float x) { return g_set1(x); }
+  template <class Op>
+  static V op(V acc, V v) {
+    return g_op(Op{}, acc, v);
+  }
+  template <class Op>
+  static V first(V v) {
+    return g_first(Op{}, v);
+  }
+};
+#if defined(__AVX512F__)
+template <>
+struct VT<double> {
+  using V = __m512d;
+  static constexpr i64 kL = 8;
+  static __mmask8 mask(i64 n) { return static_cast<__mmask8>((1u << n) - 1u); }
+  static V load(const double* p, i64 n) { return n >= kL ? _mm512_loadu_pd(p) : _mm512_maskz_loadu_pd(mask(n), p); }
+  static V load_full(const double* p) { return _mm512_loadu_pd(p); }
+  static void store(double* p, V v, i64 n, bool) { _mm512_mask_storeu_pd(p, mask(n), v); }
+  static void store_full(double* p, V v) { _mm512_storeu_pd(p, v); }
+  static V set1(double x) { return _mm512_set1_pd(x); }
+  template <class Op>
+  static V op(V acc, V v) {
+    if constexpr (std::is_same<Op, MaxOp>::value) {  // as g_op: max(v, acc), then a NaN v
+      const V m = _mm512_maskz_max_pd(static_cast<__mmask8>(0xFF), v, acc);
+      return _mm512_mask_blend_pd(_mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q), m, v);
+    } else {
+      return _mm512_add_pd(acc, v);
+    }
+  }
+  template <class Op>
+  static V first(V v) {
+    if constexpr (std::is_same<Op, SumOp>::value) return _mm512_add_pd(_mm512_setzero_pd(), v);
+    return v;
+  }
+};
+#else
+template <>
+struct VT<double> {
+  using V = __m256d;
+  static constexpr i64 kL = 4;
+  static __m256i mask(i64 n) { return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3)); }
+  static V load(const double* p, i64 n) { return n >= kL ? _mm256_loadu_pd(p) : _mm256_maskload_pd(p, mask(n)); }
+  static V load_full(const double* p) { return _mm256_loadu_pd(p); }
+  static void store(double* p, V v, i64 n, bool) {
+    if (n >= kL) {
+      _mm256_storeu_pd(p, v);
+    } else {
+      _mm256_maskstore_pd(p, mask(n), v);
+    }
+  }
+  static void store_full(double* p, V v) { _mm256_storeu_pd(p, v); }
+  static V set1(double x) { return _mm256_set1_pd(x); }
+  template <class Op>
+  static V op(V acc, V v) {
+    if constexpr (std::is_same<Op, MaxOp>::value) {
+      return _mm256_blendv_pd(_mm256_max_pd(v, acc), v, _mm256_cmp_pd(v, v, _CMP_UNORD_Q));
+    } else {
+      return _mm256_add_pd(acc, v);
+    }
+  }
+  template <class Op>
+  static V first(V v) {
+    if constexpr (std::is_same<Op, SumOp>::value) return _mm256_add_pd(_mm256_setzero_pd(), v);
+    return v;
+  }
+};
+#endif
+
+// One chunk of NV vectors of channels from c0 (n: lanes of the last vector, < kL only when
+// NV == 1). V, S: L * NV * kL elements each.
+template <class Op, class E, int NV>
+NHWCPOOL_ALWAYS_INLINE inline void vhgw_chunk(const E* NHWCPOOL_RESTRICT a, E* NHWCPOOL_RESTRICT b,
+                                              const E* NHWCPOOL_RESTRICT add, const Geometry& g, i64 c0, i64 n,
+                                              E* NHWCPOOL_RESTRICT out, E* NHWCPOOL_RESTRICT V, E* NHWCPOOL_RESTRICT S) {
+  using X = VT<E>;
+  using Vec = typename X::V;
+  constexpr i64 kL = X::kL, kStep = NV * kL;
+  const i64 C = g.C, W = g.W, k = g.w.kernel, pad = g.w.pad_begin, OW = g.OW, L = OW + k - 1;
+  const Vec id = X::set1(Op::template identity<E>());
+  const bool whole = n == kL;
+  auto load = [n](const E* p, int v) { return v == NV - 1 ? X::load(p + v * kL, n) : X::load_full(p + v * kL); };
+  auto store = [n, whole](E* p, int v, Vec x) {
+    if (v == NV - 1) {
+      X::store(p + v * kL, x, n, whole);
+    } else {
+      X::store_full(p + v * kL, x);
+    }
+  };
+  for (i64 b0 = 0; b0 < L; b0 += k) {  // suffixes within each block, backwards
+    const i64 b1 = b0 + k < L ? b0 + k : L;
+    Vec s[NV];
+    for (int v = 0; v < NV; ++v) s[v] = id;
+    for (i64 u = b1 - 1; u >= b0; --u) {
+      const i64 x = u - pad;
+      if (x >= 0 && x < W) {
+        const i64 at = x * C + c0;
+        for (int v = 0; v < NV; ++v) {
+          Vec y = load(a + at, v);
+          if (b != nullptr) {
+            Vec q = load(b + at, v);
+            if (add != nullptr) {  // the prefix's deferred row (VerticalVhgw::parts)
+              q = X::template op<Op>(q, load(add + at, v));
+              store(b + at, v, q);
+            }
+            y = X::template op<Op>(y, q);
+          }
+          X::store_full(V + u * kStep + v * kL, y);
+          s[v] = u == b1 - 1 ? y : X::template op<Op>(y, s[v]);
+        }
+      } else if (u == b1 - 1) {
+        for (int v = 0; v < NV; ++v) s[v] = id;
+      }
+      for (int v = 0; v < NV; ++v) X::store_full(S + u * kStep + v * kL, s[v]);
+    }
+  }
+  Vec p[NV];  // prefix of the block holding u = o + k - 1, up to u
+  for (int v = 0; v < NV; ++v) p[v] = id;
+  for (i64 o = 0, j = 0; o < OW; ++o, j = j + 1 == k ? 0 : j + 1) {  // j = o % k
+    const i64 u = o + k - 1, x = u - pad;  // u % k == j - 1
+    const bool in = x >= 0 && x < W;
+    for (int v = 0; v < NV; ++v) {
+      Vec r = X::template first<Op>(X::load_full(S + o * kStep + v * kL));
+      if (j != 0) {
+        if (j == 1) {
+          p[v] = in ? X::load_full(V + u * kStep + v * kL) : id;
+        } else if (in) {
+          p[v] = X::template op<Op>(p[v], X::load_full(V + u * kStep + v * kL));
+        }
+        r = X::template op<Op>(r, p[v]);
+      }
+      store(out + o * C + c0, v, r);
+    }
+  }
+}
+
+// Chunks of kVhgwVecs vectors (four cache lines per pixel read: a single line per step, with
+// 2 KiB pixels, left the loads waiting on L2), then single vectors.
+constexpr int kVhgwVecs = 4;
+template <class E>
+constexpr bool vhgw_fuses() {
+  return std::is_same<E, float>::value || std::is_same<E, double>::value;
+}
+template <class E>
+constexpr i64 vhgw_fused_lanes() {
+  if constexpr (vhgw_fuses<E>()) return kVhgwVecs * VT<E>::kL;
+  return 1;
+}
+template <class Op, class E>
+void vhgw_row_fused(const E* NHWCPOOL_RESTRICT a, E* NHWCPOOL_RESTRICT b, const E* NHWCPOOL_RESTRICT add,
+                    const Geometry& g, E* NHWCPOOL_RESTRICT out, E* NHWCPOOL_RESTRICT vbuf) {
+  if constexpr (vhgw_fuses<E>()) {
+    constexpr i64 kL = VT<E>::kL, kLanes = vhgw_fused_lanes<E>();
+    const i64 C = g.C, L = g.OW + g.w.kernel - 1;
+    E* NHWCPOOL_RESTRICT V = vbuf;
+    E* NHWCPOOL_RESTRICT S = vbuf + L * kLanes;
+    i64 c0 = 0;
+    for (; c0 + kLanes <= C; c0 += kLanes) vhgw_chunk<Op, E, kVhgwVecs>(a, b, add, g, c0, kL, out, V, S);
+    for (; c0 < C; c0 += kL) vhgw_chunk<Op, E, 1>(a, b, add, g, c0, C - c0 < kL ? C - c0 : kL, out, V, S);
+  }
+}
+constexpr bool kSlideStreams = kSlideVecs == 2;  // chunks of one cache line
+#else
+constexpr bool kVhgwRowFused = false;
+template <class E>
+constexpr bool vhgw_fuses() {
+  return false;
+}
+template <class E>
+constexpr i64 vhgw_fused_lanes() {
+  return 1;
+}
+template <class Op, class E>
+void vhgw_row_fused(const E*, E*, const E*, const Geometry&, E*, E*) {}
+inline bool slide_applies(const Geometry&) { return false; }
+template <class Op>
+bool slide(const float* const*, i64, i64, i64, i64, i64, float*, const Divisor<float>*, i64, bool) {
+  return true;
+}
+inline bool slide_cols_applies(const Geometry&, bool) { return false; }
+template <class Op>
+bool slide_cols_row(const float* const*, i64, const Geometry&, const AxisTable&, float*, const RowDivisors<float>*,
+                    float*, bool) {
+  return true;
+}
+constexpr bool kSlideStreams = false;
+#endif

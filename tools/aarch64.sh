@@ -1,0 +1,156 @@
+#!/usr/bin/env bash
+# Cross-compile nhwcpool's C++ core and its C++ tests for aarch64 and run them under qemu.
+#
+#   bash tools/aarch64.sh            # build (OpenMP, then the std::thread pool) + every check
+#   bash tools/aarch64.sh --counts   # also: instructions per output element of the main cases
+#
+# Needs Debian/Ubuntu's g++-aarch64-linux-gnu and qemu-user (qemu-aarch64); when they are
+# missing and this runs as root with apt-get, it installs them (printing the command), else it
+# says what to install and fails. Every command it runs is printed first ("+ ..."). It exits
+# non-zero on any failure:
+#   1. two builds with tools/aarch64-toolchain.cmake and -DNHWCPOOL_BUILD_TESTS=ON
+#      -DNHWCPOOL_WERROR=ON: OpenMP (libgomp) and -DNHWCPOOL_OPENMP=OFF (the std::thread pool);
+#   2. each build's programs are aarch64 ELF files, and the kernels object holds no fused
+#      multiply-add (fmadd/fmsub/fnmadd/fnmsub/fmla/fmls): floating-point contraction is off;
+#   3. each build's test programs under qemu-aarch64 -L /usr/aarch64-linux-gnu:
+#      nhwcpool_cpp_tests (shapes, every kernel path against a naive loop),
+#      nhwcpool_cpp_semantics_tests (NaN, -0/+0, first of equal values, the float32 average's
+#      order and roundings) and nhwcpool_cpp_parallel_tests (the threading layer: chunks,
+#      exceptions, nested calls, many callers, fork);
+#   4. on an x86-64 host, the semantics test built natively too (baseline kernels): its digest of
+#      every output bit must equal the aarch64 builds' (same bits on both architectures).
+# Build directories: $NHWCPOOL_AARCH64_BUILD (default build/aarch64)/{openmp,pool}.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+repo=$(pwd)
+out=${NHWCPOOL_AARCH64_BUILD:-$repo/build/aarch64}
+triple=aarch64-linux-gnu
+sysroot=/usr/$triple
+counts=0
+for arg in "$@"; do
+  case "$arg" in
+    --counts) counts=1 ;;
+    -h | --help) sed -n '2,23p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    *) echo "unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+
+run() {
+  echo "+ $*" >&2
+  "$@"
+}
+
+need=()
+command -v "$triple-g++" > /dev/null || need+=("g++-$triple")
+command -v qemu-aarch64 > /dev/null || need+=(qemu-user)
+command -v cmake > /dev/null || need+=(cmake)
+if ((${#need[@]})); then
+  if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
+    run apt-get update
+    run apt-get install -y "${need[@]}"
+  else
+    echo "missing: ${need[*]} (e.g. sudo apt-get install ${need[*]})" >&2
+    exit 1
+  fi
+fi
+generator=()
+command -v ninja > /dev/null && generator=(-G Ninja)
+
+run "$triple-g++" --version | sed -n 1p
+run qemu-aarch64 --version | sed -n 1p
+
+qemu=(qemu-aarch64 -L "$sysroot")
+fused='\s(fmadd|fmsub|fnmadd|fnmsub|fmla|fmls)\s'
+failed=0
+digests=()
+mkdir -p "$out"
+for variant in openmp pool; do
+  dir=$out/$variant
+  opts=()
+  [ "$variant" = pool ] && opts=(-DNHWCPOOL_OPENMP=OFF)
+  echo "=== aarch64, threads: $variant"
+  run cmake -S "$repo" -B "$dir" "${generator[@]}" -DCMAKE_TOOLCHAIN_FILE="$repo/tools/aarch64-toolchain.cmake" \
+    -DCMAKE_BUILD_TYPE=Release -DNHWCPOOL_BUILD_TESTS=ON -DNHWCPOOL_WERROR=ON "${opts[@]}" > "$dir.configure.log" 2>&1 ||
+    { cat "$dir.configure.log"; exit 1; }
+  grep -E "nhwcpool (SIMD kernels|threads)" "$dir.configure.log"
+  run cmake --build "$dir" --parallel
+  for prog in nhwcpool_cpp_tests nhwcpool_cpp_semantics_tests nhwcpool_cpp_parallel_tests; do
+    file -b "$dir/$prog" | grep -q "ARM aarch64" || { echo "FAIL: $dir/$prog is not an aarch64 program" >&2; exit 1; }
+  done
+  kernels=$(find "$dir" -name 'kernels_baseline.cpp.o' | head -1)
+  n_fused=$("$triple-objdump" -d --no-show-raw-insn "$kernels" | grep -cE "$fused" || true)
+  echo "+ $triple-objdump -d $kernels | grep -cE '$fused'  ->  $n_fused"
+  if [ "$n_fused" != 0 ]; then
+    echo "FAIL: fused multiply-adds in the aarch64 kernels (contraction is on)" >&2
+    failed=1
+  fi
+  # qemu-user aborts (its own assertion) when a forked child of a multi-threaded program starts
+  # a thread; the pool build's fork test then keeps its child on one thread.
+  fork_env=()
+  [ "$variant" = pool ] && fork_env=(env NHWCPOOL_TEST_FORK_SERIAL=1)
+  for prog in nhwcpool_cpp_tests nhwcpool_cpp_semantics_tests nhwcpool_cpp_parallel_tests; do
+    if ! run "${fork_env[@]}" "${qemu[@]}" "$dir/$prog" | tee "$dir/$prog.out"; then
+      echo "FAIL: $prog ($variant)" >&2
+      failed=1
+    fi
+  done
+  digests+=("$(awk '/output digest/ {print $NF}' "$dir/nhwcpool_cpp_semantics_tests.out")")
+done
+
+# The same semantics test on this machine's own architecture (baseline kernels only): its
+# digest of every output bit must be the aarch64 builds' one.
+if [ "$(uname -m)" = x86_64 ]; then
+  native=$out/native-x86_64
+  echo "=== x86-64 (native, baseline kernels): the digest to compare with"
+  run cmake -S "$repo" -B "$native" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release -DNHWCPOOL_BUILD_TESTS=ON \
+    -DNHWCPOOL_DISPATCH=OFF > "$native.configure.log" 2>&1 || { cat "$native.configure.log"; exit 1; }
+  run cmake --build "$native" --target nhwcpool_cpp_semantics_tests --parallel
+  run "$native/nhwcpool_cpp_semantics_tests" | tee "$native/semantics.out" || failed=1
+  want=$(awk '/output digest/ {print $NF}' "$native/semantics.out")
+  for d in "${digests[@]}"; do
+    if [ -z "$d" ] || [ "$d" != "$want" ]; then
+      echo "FAIL: aarch64 output digest '$d' differs from x86-64's '$want'" >&2
+      failed=1
+    fi
+  done
+  [ "$failed" = 0 ] && echo "aarch64 outputs are bit-identical to x86-64's (digest $want)"
+fi
+
+if ((counts)); then
+  # Instructions per output element: qemu logs every instruction it executes with
+  # -one-insn-per-tb (called -singlestep before qemu 8.1) and -d exec,nochain; a run with the
+  # call repeated 3 times minus one with it once, over 2x the outputs.
+  probe=$out/pool/nhwcpool_insn_probe
+  step=-singlestep
+  qemu-aarch64 -h | grep -q -- '-one-insn-per-tb' && step=-one-insn-per-tb
+  insns() {
+    "${qemu[@]}" "$step" -d exec,nochain -D /dev/stderr "$probe" "$@" 2>&1 > /dev/null | grep -c '^Trace'
+  }
+  echo "=== instructions per output element (aarch64, float32, one thread)"
+  printf '%-44s %10s %12s\n' case outputs insns/output
+  while read -r name args; do
+    [ -z "$name" ] && continue
+    # shellcheck disable=SC2086
+    outputs=$("${qemu[@]}" "$probe" $args 1 | awk '{print $2}')
+    # shellcheck disable=SC2086
+    one=$(insns $args 1)
+    # shellcheck disable=SC2086
+    three=$(insns $args 3)
+    awk -v n="$name" -v o="$outputs" -v a="$one" -v b="$three" 'BEGIN { printf "%-44s %10d %12.2f\n", n, o, (b - a) / (2 * o) }'
+  done << 'EOF'
+2x2/s2_max_(1,32,32,64)             max 1 32 32 64 2 2 0
+3x3/s2/p1_max_(1,32,32,64)          max 1 32 32 64 3 2 1
+3x3/s1/p1_max_(1,32,32,64)          max 1 32 32 64 3 1 1
+2x2/s2_avg_(1,32,32,64)             avg 1 32 32 64 2 2 0
+3x3/s1/p1_avg_(1,32,32,64)          avg 1 32 32 64 3 1 1
+2x2/s2_max_(16,24,24,3)_small_C     max 16 24 24 3 2 2 0
+global_avg_(4,7,7,512)              gavg 4 7 7 512 7 1 0
+EOF
+fi
+
+if ((failed)); then
+  echo "tools/aarch64.sh: FAILED" >&2
+  exit 1
+fi
+echo "tools/aarch64.sh: all aarch64 checks passed (OpenMP and std::thread pool builds)"
