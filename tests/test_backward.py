@@ -155,8 +155,11 @@ def _torch_compare(got, exp, dtype, magnitude):
     """magnitude: the same gradient of |grad_output| (the sum of the terms' sizes per cell)."""
     if np.dtype(dtype) == np.float16:
         # PyTorch rounds to float16 after each term; nhwcpool sums in float32 and rounds once.
+        # With up to ~25 terms per cell PyTorch's own error reaches several float16 ulps of the
+        # terms' total size (seen: 0.25 at a magnitude near 64, 4 ulps), so the bound is 16 ulps
+        # of that size: a missing or extra term (a wrong window) is still far outside it.
         err = np.abs(got.astype(np.float32) - exp.astype(np.float32))
-        assert (err <= 4 * 2.0**-10 * np.maximum(magnitude.astype(np.float32), 1.0)).all(), float(err.max())
+        assert (err <= 16 * 2.0**-10 * np.maximum(magnitude.astype(np.float32), 1.0)).all(), float(err.max())
     else:
         _assert_same_bits(got, exp, "(vs torch)")
 

@@ -355,6 +355,8 @@ def _fork_child_report(write_fd):
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no os.fork on this platform")
 @pytest.mark.usefixtures("restore_threads")
+# JAX (imported by the JAX bridge's tests earlier in the same process) warns on every fork.
+@pytest.mark.filterwarnings("ignore:os.fork\\(\\) was called:RuntimeWarning")
 def test_forked_child_pools_and_does_not_hang():
     """After parallel calls in the parent, a forked child must not wait for the parent's
     workers (which it does not have). OpenMP builds run the child serially (libgomp cannot
