@@ -68,7 +68,11 @@ def thread_env(threads: int) -> dict[str, str]:
 SIMD_ENV: dict[str, dict[str, str]] = {
     "avx512": {"NHWCPOOL_SIMD": "avx512"},
     "avx2": {"NHWCPOOL_SIMD": "avx2", "ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2"},
-    "baseline": {"NHWCPOOL_SIMD": "baseline", "ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"},
+    "baseline": {
+        "NHWCPOOL_SIMD": "baseline",
+        "ATEN_CPU_CAPABILITY": "default",
+        "ONEDNN_MAX_CPU_ISA": "SSE41",
+    },
 }
 UNHELD = ("onnxruntime", "jax")  # contestants no --simd level reaches
 
@@ -1102,7 +1106,18 @@ class RoofRef(Contestant):
 
 ADAPTERS = {
     c.name: c
-    for c in [NhwcPool, NhwcPoolOut, Torch, TorchMkldnn, OnnxRuntime, TensorFlow, Jax, NumpyRef, CopyRef, RoofRef]
+    for c in [
+        NhwcPool,
+        NhwcPoolOut,
+        Torch,
+        TorchMkldnn,
+        OnnxRuntime,
+        TensorFlow,
+        Jax,
+        NumpyRef,
+        CopyRef,
+        RoofRef,
+    ]
 }
 
 # --------------------------------------------------------------------------------------------
@@ -1652,8 +1667,11 @@ def markdown(cases, threads_list, contestants, idx, summary, meta) -> str:
     out.append(
         f"Machine: {meta['cpu']} ({meta['ncpu']} CPUs{'; caches per instance: ' + caches if caches else ''}), "
         f"Python {meta['python']}, NumPy {meta['numpy']}; SIMD level: {simd}"
-        + (f" (nhwcpool, PyTorch and oneDNN/TensorFlow held to it; {', '.join(UNHELD)} at their best)"
-           if simd != "best" else "")
+        + (
+            f" (nhwcpool, PyTorch and oneDNN/TensorFlow held to it; {', '.join(UNHELD)} at their best)"
+            if simd != "best"
+            else ""
+        )
         + f"; {'quick run; ' if meta['quick'] else ''}median of repetitions. "
         "Speedup = best peer time / nhwcpool time (peers: " + ", ".join(PEERS) + "). "
         "GB/s counts input + output (+ int64 indices) bytes; % copy = GB/s relative to np.copyto of the "
@@ -1920,9 +1938,14 @@ def report(args, meta, headers, results, cases, threads_list, contestants) -> in
     shown = [c for c in CONTESTANTS if c in contestants]
     caches = ", ".join(f"{k} {v // 1024} KiB" for k, v in (meta.get("caches") or {}).items())
     print(f"CPU: {meta.get('cpu')} ({meta.get('ncpu')} CPUs); caches per instance: {caches or 'unknown'}")
-    print(f"SIMD level: {meta.get('simd', 'best')}" + (
-        f" (held: nhwcpool, torch, oneDNN/TensorFlow; not held: {', '.join(UNHELD)})"
-        if meta.get("simd", "best") != "best" else ""))
+    print(
+        f"SIMD level: {meta.get('simd', 'best')}"
+        + (
+            f" (held: nhwcpool, torch, oneDNN/TensorFlow; not held: {', '.join(UNHELD)})"
+            if meta.get("simd", "best") != "best"
+            else ""
+        )
+    )
     print(text_tables(cases, threads_list, shown, idx, summary))
     print()
     print(f"total wall time {meta.get('wall_s', 0):.0f} s; worker stderr in {meta.get('log')}")
