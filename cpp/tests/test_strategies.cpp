@@ -551,21 +551,21 @@ const Entry kEntries[] = {
     {S(slide), kA2 | kA5, Kind::ints, Op::max, DType::f32, 1, 7, 9, 33, ax(3, 1, 1, 1, 0), ax(2, 1), false},
     {S(slide), kA2 | kA5, Kind::ints, Op::avg, DType::f32, 1, 6, 7, 64, ax(3, 1, 1, 1), ax(3, 1, 1, 1), false},
     // a row's full windows as one run (AVX-512, pixels of at most 4 vectors)
-    {S(pixel_runs), kA5, Kind::ints, Op::max, DType::f32, 2, 8, 10, 32, ax(2, 2), ax(2, 2), false},
-    {S(pixel_runs), kA5, Kind::ints, Op::avg, DType::f32, 2, 8, 10, 20, ax(2, 2), ax(2, 2), false},
+    {S(pixel_runs), kA2 | kA5, Kind::ints, Op::max, DType::f32, 2, 8, 10, 32, ax(2, 2), ax(2, 2), false},
+    {S(pixel_runs), kA2 | kA5, Kind::ints, Op::avg, DType::f32, 2, 8, 10, 20, ax(2, 2), ax(2, 2), false},
     {S(pixel_runs), kA5, Kind::ints, Op::max, DType::u8, 2, 8, 10, 64, ax(2, 2), ax(2, 2), false},
     {S(pixel_runs), kA5, Kind::ints, Op::avg, DType::f16, 2, 8, 10, 40, ax(2, 2), ax(2, 2), false},
     // fused AVX-512 blocks, per pixel
-    {S(max_zmm), kA5, Kind::ints, Op::max, DType::f32, 2, 7, 9, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    {S(max_zmm), kA2 | kA5, Kind::ints, Op::max, DType::f32, 2, 7, 9, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
     {S(max_h16_bits), kA5, Kind::ints, Op::max, DType::f16, 2, 7, 9, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
-    {S(max_zmm), kA5, Kind::special, Op::max, DType::f16, 2, 7, 9, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    {S(max_zmm), kA2 | kA5, Kind::special, Op::max, DType::f16, 2, 7, 9, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
     {S(max_int_zmm), kA5, Kind::ints, Op::max, DType::i32, 2, 6, 8, 100, ax(2, 2), ax(2, 2), false},
     {S(max_int_zmm), kA5, Kind::ints, Op::max, DType::i16, 2, 6, 8, 300, ax(3, 1, 1, 1), ax(3, 1, 1, 1), false},
-    {S(avg_zmm), kA5, Kind::ints, Op::avg, DType::f32, 2, 7, 9, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
-    {S(avg_zmm), kA5, Kind::ints, Op::avg, DType::f16, 2, 7, 9, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    {S(avg_zmm), kA2 | kA5, Kind::ints, Op::avg, DType::f32, 2, 7, 9, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    {S(avg_zmm), kA2 | kA5, Kind::ints, Op::avg, DType::f16, 2, 7, 9, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
     {S(argmax_zmm), kA5, Kind::ints, Op::argmax, DType::f32, 2, 7, 9, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
     // generic register blocks
-    {S(block), kB | kA2, Kind::ints, Op::max, DType::f32, 2, 7, 9, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    {S(block), kB, Kind::ints, Op::max, DType::f32, 2, 7, 9, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
     {S(block), kAll, Kind::ints, Op::max, DType::f64, 2, 7, 8, 20, ax(3, 1, 1, 1), ax(3, 1, 1, 1), false},
     {S(block), kAll, Kind::ints, Op::avg, DType::f64, 2, 7, 8, 20, ax(3, 1, 1, 1), ax(3, 1, 1, 1), false},
     {S(argmax_block), kB | kA2, Kind::ints, Op::argmax, DType::f32, 2, 7, 9, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
@@ -585,9 +585,9 @@ const Entry kEntries[] = {
     {S(avg_redo_f64), kAll, Kind::special, Op::avg, DType::f32, 2, 8, 10, 3, ax(2, 2), ax(2, 2), false},
     // ceil_mode: a last window hanging over the end padding
     {S(gather_row), kA2 | kA5, Kind::ints, Op::max, DType::f32, 2, 10, 36, 3, ax(3, 2, 1, 1), ax(3, 2, 1, 1), true},
-    {S(max_zmm), kA5, Kind::ints, Op::max, DType::f32, 2, 8, 10, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), true},
+    {S(max_zmm), kA2 | kA5, Kind::ints, Op::max, DType::f32, 2, 8, 10, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), true},
     {S(argmax_block), kB | kA2, Kind::ints, Op::argmax, DType::f32, 2, 8, 10, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), true},
-    {S(avg_zmm), kA5, Kind::ints, Op::avg, DType::f32, 2, 8, 10, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), true},
+    {S(avg_zmm), kA2 | kA5, Kind::ints, Op::avg, DType::f32, 2, 8, 10, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), true},
 };
 #undef S
 

@@ -69,11 +69,12 @@
 #define NHWCPOOL_NOINLINE
 #endif
 
-// The fused AVX-512 kernels and their dispatch are forced inline into the pixel loops: with
-// the integer and pixel-run kernels in the same file, GCC 12 ran out of inlining budget and
-// called max_zmm / avg_zmm once per pixel (2x2/s2 over (1,56,56,128) from L2: float32 max
-// 22 -> 24 us, float16 average 13 -> 20 us). avg_zmm itself is left to the compiler, which
-// inlines it: forced, the float16 average over 128 channels measured 1.2x slower.
+// The fused kernels (fused.hpp, fused_zmm.hpp), their vector layer (vec.hpp) and dispatch are
+// forced inline into the pixel loops: with the integer and pixel-run kernels in the same file,
+// GCC 12 ran out of inlining budget and called max_zmm / avg_zmm (now max_vec / avg_vec) once
+// per pixel (AVX-512, 2x2/s2 over (1,56,56,128) from L2: float32 max 22 -> 24 us, float16
+// average 13 -> 20 us). avg_vec itself is left to the compiler, which inlines it: forced, the
+// float16 average over 128 channels measured 1.2x slower.
 #if defined(__GNUC__) || defined(__clang__)
 #define NHWCPOOL_ALWAYS_INLINE __attribute__((always_inline))
 #else
@@ -105,6 +106,8 @@ using i64 = std::int64_t;
 #include "direct_argmax.hpp"
 #include "taplist.hpp"
 #include "wide.hpp"
+#include "vec.hpp"
+#include "fused.hpp"
 #include "fused_zmm.hpp"
 #include "direct.hpp"
 #include "image_pairs.hpp"

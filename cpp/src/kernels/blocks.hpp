@@ -1,5 +1,5 @@
 // Register blocks shared by the separable and the direct kernels: kBlockBytes, kZmmBlocks
-// (NHWCPOOL_ZMM_BLOCKS), Window, reduce_block, reduce_rows.
+// (NHWCPOOL_ZMM_BLOCKS), kVecBlocks (NHWCPOOL_VEC_BLOCKS), Window, reduce_block, reduce_rows.
 //
 // Part of the per-ISA kernel source: included only by kernels/all.hpp, inside namespace
 // nhwcpool::NHWCPOOL_ISA and its anonymous namespace, after the files listed before it there.
@@ -22,6 +22,15 @@ constexpr i64 kBlockBytes = 256;
 constexpr bool kZmmBlocks = true;
 #else
 constexpr bool kZmmBlocks = false;
+#endif
+
+// Fused register-blocked float32 and float16 max and average (fused.hpp over vec.hpp): the
+// AVX-512 build and the AVX2 + F16C one.
+#if defined(NHWCPOOL_ZMM_BLOCKS) || (defined(__AVX2__) && defined(NHWCPOOL_F16C))
+#define NHWCPOOL_VEC_BLOCKS 1
+constexpr bool kVecBlocks = true;
+#else
+constexpr bool kVecBlocks = false;
 #endif
 
 template <class A>

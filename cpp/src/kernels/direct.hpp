@@ -3,9 +3,9 @@
 // Part of the per-ISA kernel source: included only by kernels/all.hpp, inside namespace
 // nhwcpool::NHWCPOOL_ISA and its anonymous namespace, after the files listed before it there.
 
-// Runs: the call's rows take their full windows as one run (max_run_zmm, avg_run_zmm; see
-// pixel_runs). A separate instantiation, so that the per-pixel loop of the others is compiled
-// as before: beside the run code it measured up to 1.1x slower over 128 channels.
+// Runs: the call's rows take their full windows as one run (max_run_vec, max_run_zmm,
+// avg_run_vec; see pixel_runs). A separate instantiation, so that the per-pixel loop of the
+// others is compiled as before: beside the run code it measured up to 1.1x slower over 128 channels.
 template <class T, bool Runs>
 struct MaxDirect {
   using A = typename MaxAccOf<T>::type;
@@ -20,9 +20,11 @@ struct MaxDirect {
     Scratch<A> wacc(tl.wide ? WB : 0), wtmp(tl.wide ? WB : 0);
     const AxisTable& wt = *a.wtab;
     const bool sliding = std::is_same<T, float>::value && !tl.wide && slide_applies(g);
-    constexpr bool kZmm = kZmmBlocks && (std::is_same<T, half_t>::value || std::is_same<T, float>::value ||
-                                         std::is_integral<T>::value);
-    const bool vstream = (std::is_same<A, T>::value || kZmm) && stream_values(a.stream, a.out, C, sizeof(T));
+    // Fused blocks: float32 and float16 in the AVX-512 and AVX2 builds (fused.hpp), integers in
+    // the AVX-512 build (fused_zmm.hpp).
+    constexpr bool kFused = kVecBlocks && (std::is_same<T, half_t>::value || std::is_same<T, float>::value ||
+                                           (kZmmBlocks && std::is_integral<T>::value));
+    const bool vstream = (std::is_same<A, T>::value || kFused) && stream_values(a.stream, a.out, C, sizeof(T));
     for (i64 r = begin; r < end; ++r) {
       const i64 n = r / g.OH, oh = r - n * g.OH;
       T* orow = static_cast<T*>(a.out) + r * OWC;
@@ -36,16 +38,27 @@ struct MaxDirect {
                        orow + fb * C, nullptr, g.W * C, a.stream);
         }
       }
-#ifdef NHWCPOOL_ZMM_BLOCKS
-      if constexpr (Runs && kZmm && !std::is_same<T, half_t>::value) {
+#ifdef NHWCPOOL_VEC_BLOCKS
+      if constexpr (Runs && kFused && !std::is_same<T, half_t>::value) {
         if (fe == fb && tl.nrows > 0 && wt.full_end - wt.full_begin > 1) {
           fb = wt.full_begin;
           fe = wt.full_end;
           const Window<T> win = tl.window_at(g, wt, fb);
-          if (vstream) {
-            max_run_zmm<T, true>(tl, win, g.w.stride * C, fe - fb, C, orow + fb * C);
-          } else {
-            max_run_zmm<T, false>(tl, win, g.w.stride * C, fe - fb, C, orow + fb * C);
+#ifdef NHWCPOOL_ZMM_BLOCKS
+          if constexpr (std::is_integral<T>::value) {
+            if (vstream) {
+              max_run_zmm<T, true>(tl, win, g.w.stride * C, fe - fb, C, orow + fb * C);
+            } else {
+              max_run_zmm<T, false>(tl, win, g.w.stride * C, fe - fb, C, orow + fb * C);
+            }
+          } else
+#endif
+          {
+            if (vstream) {
+              max_run_vec<T, true>(tl, win, g.w.stride * C, fe - fb, C, orow + fb * C);
+            } else {
+              max_run_vec<T, false>(tl, win, g.w.stride * C, fe - fb, C, orow + fb * C);
+            }
           }
         }
       }
@@ -78,14 +91,26 @@ struct MaxDirect {
           }
           continue;
         }
-#ifdef NHWCPOOL_ZMM_BLOCKS
-        if constexpr (kZmm) {
+#if defined(NHWCPOOL_ZMM_BLOCKS)
+        if constexpr (kFused) {
           for (i64 c0 = 0; c0 < C; c0 += B) {
             const i64 cb = C - c0 < B ? C - c0 : B;
             if (vstream) {
               max_block_zmm<T, true>(win, c0, cb, o + c0);
             } else {
               max_block_zmm<T, false>(win, c0, cb, o + c0);
+            }
+          }
+          continue;
+        }
+#elif defined(NHWCPOOL_VEC_BLOCKS)
+        if constexpr (kFused) {
+          for (i64 c0 = 0; c0 < C; c0 += B) {
+            const i64 cb = C - c0 < B ? C - c0 : B;
+            if (vstream) {
+              max_block_vec<T, true>(win, c0, cb, o + c0);
+            } else {
+              max_block_vec<T, false>(win, c0, cb, o + c0);
             }
           }
           continue;
@@ -233,7 +258,7 @@ struct AvgDirect {
                            (std::is_same<T, float>::value || std::is_same<T, double>::value);
     const bool same_out = kSame && a.out_dtype == (std::is_same<T, float>::value ? DType::f32 : DType::f64);
     const bool vstream = (same_out && stream_values(a.stream, a.out, C, sizeof(T))) ||
-                         (kZmmBlocks && kH16 && a.out_dtype == DType::f16 && stream_values(a.stream, a.out, C, 2));
+                         (kVecBlocks && kH16 && a.out_dtype == DType::f16 && stream_values(a.stream, a.out, C, 2));
     Scratch<A> sbuf(vstream && kSame ? AB : 0);
     for (i64 r = begin; r < end; ++r) {
       const i64 n = r / g.OH, oh = r - n * g.OH;
@@ -254,7 +279,7 @@ struct AvgDirect {
           }
         }
       }
-#ifdef NHWCPOOL_ZMM_BLOCKS
+#ifdef NHWCPOOL_VEC_BLOCKS
       if constexpr (Runs && (kF32 || kH16)) {
         if (fe == fb && a.out_dtype == (kF32 ? DType::f32 : DType::f16) && tl.nrows > 0 &&
             wt.full_end - wt.full_begin > 1) {
@@ -263,9 +288,9 @@ struct AvgDirect {
           const Window<T> win = tl.window_at(g, wt, fb);
           T* o = reinterpret_cast<T*>(orow) + fb * C;
           if (vstream) {
-            avg_run_zmm<T, true>(tl, win, g.w.stride * C, fe - fb, C, &divs[fb], o, finite);
+            avg_run_vec<T, true>(tl, win, g.w.stride * C, fe - fb, C, &divs[fb], o, finite);
           } else {
-            avg_run_zmm<T, false>(tl, win, g.w.stride * C, fe - fb, C, &divs[fb], o, finite);
+            avg_run_vec<T, false>(tl, win, g.w.stride * C, fe - fb, C, &divs[fb], o, finite);
           }
         }
       }
@@ -279,16 +304,16 @@ struct AvgDirect {
         const Window<T> win = tl.window_at(g, wt, ow);
         tl.prefetch(win.shift);
         const Divisor<M>& div = divs[ow];
-#ifdef NHWCPOOL_ZMM_BLOCKS
+#ifdef NHWCPOOL_VEC_BLOCKS
         if constexpr (kF32 || kH16) {
           if (a.out_dtype == (kF32 ? DType::f32 : DType::f16) && !tl.wide && win.ntaps > 0) {
             T* ot = reinterpret_cast<T*>(o);
             for (i64 c0 = 0; c0 < C; c0 += B) {
               const i64 cb = C - c0 < B ? C - c0 : B;
               if (vstream) {
-                avg_block_zmm<T, true>(win, c0, cb, div, ot + c0, finite);
+                avg_block_vec<T, true>(win, c0, cb, div, ot + c0, finite);
               } else {
-                avg_block_zmm<T, false>(win, c0, cb, div, ot + c0, finite);
+                avg_block_vec<T, false>(win, c0, cb, div, ot + c0, finite);
               }
             }
             continue;

@@ -1,72 +1,19 @@
-// Fused AVX-512 register blocks: average, float32/float16 max, float16 max on the bits,
-// integer max, and the pixel runs (max_run_zmm, avg_run_zmm).
+// Fused AVX-512-only register blocks: float16 max on the bits, integer max, its pixel run
+// (max_run_zmm), and max_block_zmm, the AVX-512 block driver of max (these, else max_vec).
 //
 // Part of the per-ISA kernel source: included only by kernels/all.hpp, inside namespace
 // nhwcpool::NHWCPOOL_ISA and its anonymous namespace, after the files listed before it there.
 
 #ifdef NHWCPOOL_ZMM_BLOCKS
-// Fused register-blocked kernels for one channel block of float32 or float16 pixels in the
-// AVX-512 build. Each loads the block's taps (float16 widened by vcvtph2ps), reduces them in
-// registers, finishes (average: finite test, divide) and stores, streamed from registers when
-// the output's pixels are whole cache lines. The unfused loops made more passes over each
-// block after reducing it (float16 conversion into a buffer, finite test, divide into a
-// buffer, streamed copy). NV vectors of 16 channels, the last one masked when Tail.
-
-// Average: sums in the same tap order and 0 + x start as reduce_block<SumOp> (same bits),
-// the finite test of float32 sums (vfpclassps), then the divide.
-template <class T, int NV, bool Tail, bool Stream>
-inline void avg_zmm(const Window<T>& win, i64 c0, __mmask16 tail, const Divisor<float>& div, T* NHWCPOOL_RESTRICT dst,
-                    FiniteCheck& finite) {
-  static_assert(!(Tail && Stream), "streamed pixels are whole cache lines");
-  __m512 a[NV];
-  const T* s = win.tap(0) + c0;
-  for (int v = 0; v < NV; ++v) a[v] = _mm512_add_ps(_mm512_setzero_ps(), z_load<T, Tail, NV>(s, v, tail));
-  for (i64 t = 1; t < win.ntaps; ++t) {
-    s = win.tap(t) + c0;
-    for (int v = 0; v < NV; ++v) a[v] = _mm512_add_ps(a[v], z_load<T, Tail, NV>(s, v, tail));
-  }
-  if constexpr (std::is_same<T, float>::value) {
-    __mmask16 bad = 0;  // lanes whose sum is inf or NaN (fpclass: QNaN | +inf | -inf | SNaN)
-    for (int v = 0; v < NV; ++v) bad = static_cast<__mmask16>(bad | _mm512_fpclass_ps_mask(a[v], 0x99));
-    if (bad != 0) finite.mark_not_finite();
-  } else {
-    (void)finite;  // float16 sums cannot overflow float32
-  }
-  if (div.pow2) {  // exact: multiplying by 2^-k rounds as dividing by 2^k
-    const __m512 inv = _mm512_set1_ps(div.inv);
-    for (int v = 0; v < NV; ++v) a[v] = _mm512_mul_ps(a[v], inv);
-  } else {
-    const __m512 d = _mm512_set1_ps(div.d);
-    for (int v = 0; v < NV; ++v) a[v] = _mm512_div_ps(a[v], d);
-  }
-  for (int v = 0; v < NV; ++v) z_store<T, Tail, Stream, NV>(dst, v, tail, a[v]);
-}
-
-// Max: vmaxps(x, acc) keeps a NaN accumulator and the first of equal values; lanes where the
-// tap is NaN take the tap instead (MaxOp's rule, element for element).
-template <class T, int NV, bool Tail, bool Stream>
-NHWCPOOL_ALWAYS_INLINE inline void max_zmm(const Window<T>& win, i64 c0, __mmask16 tail, T* NHWCPOOL_RESTRICT dst) {
-  static_assert(!(Tail && Stream), "streamed pixels are whole cache lines");
-  __m512 a[NV];
-  const T* s = win.tap(0) + c0;
-  for (int v = 0; v < NV; ++v) a[v] = z_load<T, Tail, NV>(s, v, tail);
-  for (i64 t = 1; t < win.ntaps; ++t) {
-    s = win.tap(t) + c0;
-    for (int v = 0; v < NV; ++v) {
-      const __m512 x = z_load<T, Tail, NV>(s, v, tail);
-      a[v] = _mm512_mask_max_ps(x, _mm512_cmp_ps_mask(x, x, _CMP_ORD_Q), x, a[v]);  // NaN lanes: x
-    }
-  }
-  for (int v = 0; v < NV; ++v) z_store<T, Tail, Stream, NV>(dst, v, tail, a[v]);
-}
-
+// The AVX-512-only fused kernels beside fused.hpp's (float32/float16 max and average over
+// the vector layer): float16 max on the bits, integer max and its pixel run.
 
 // float16 max on the bits, 32 channels per vector, no conversions. Read as int16, float16
 // values order like signed integers among the non-negative ones, and in reverse among the
 // negative ones (sign and magnitude). So the float maximum is the signed maximum when that is
 // >= 0 (some value is >= +0), else the signed minimum (all negative: the smallest magnitude,
 // -0 first of all). This is exact except in two cases, which return false so that the caller
-// redoes the block with max_zmm (PyTorch's rules): a NaN in the window (a positive one shows
+// redoes the block with max_vec (PyTorch's rules): a NaN in the window (a positive one shows
 // as a signed maximum above +inf, a negative one as an unsigned maximum above -inf), and a
 // window whose maximum is a zero of both signs (signed max 0 and signed min 0x8000), where the
 // first zero in tap order wins. (The sign-magnitude order is the one radix sorts of floats
@@ -125,18 +72,6 @@ NHWCPOOL_ALWAYS_INLINE inline bool max_h16_bits_zmm(const Window<half_t>& win, i
   return true;
 }
 
-// cb channels from c0 of every tap of win, averaged into dst. Stream: dst is 64-byte aligned
-// and cb * sizeof(T) a multiple of 64.
-template <class T, bool Stream>
-NHWCPOOL_ALWAYS_INLINE inline void avg_block_zmm(const Window<T>& win, i64 c0, i64 cb, const Divisor<float>& div, T* dst,
-                          FiniteCheck& finite) {
-  NHWCPOOL_TRACE(avg_zmm);
-  z_dispatch<float>(cb, [&](auto nv, auto tail_flag, __mmask16 tail) NHWCPOOL_ALWAYS_INLINE {
-    constexpr bool kTail = decltype(tail_flag)::value;
-    avg_zmm<T, decltype(nv)::value, kTail, Stream && !kTail>(win, c0, tail, div, dst, finite);
-  });
-}
-
 // Integer max, 64 bytes of channels per vector: one vpmax per tap and vector, as float32 but
 // without NaNs to mind. (The taps-outer loop, accumulators in memory, measured 2.3x slower for
 // 2x2/s2 over (8,112,112,64) uint8 on Zen 4.)
@@ -191,7 +126,7 @@ NHWCPOOL_ALWAYS_INLINE inline void max_int_zmm(const Window<T>& win, i64 c0, typ
   }
 }
 
-// The same for max.
+// Max over a block in the AVX-512 build: integers, float16 on the bits first, else max_vec.
 template <class T, bool Stream>
 NHWCPOOL_ALWAYS_INLINE inline void max_block_zmm(const Window<T>& win, i64 c0, i64 cb, T* dst) {
   if constexpr (std::is_integral<T>::value) NHWCPOOL_TRACE(max_int_zmm);
@@ -211,47 +146,20 @@ NHWCPOOL_ALWAYS_INLINE inline void max_block_zmm(const Window<T>& win, i64 c0, i
     if (done) NHWCPOOL_TRACE(max_h16_bits);
     if (done) return;
   }
-  if constexpr (!std::is_integral<T>::value) NHWCPOOL_TRACE(max_zmm);
-  z_dispatch<float>(cb, [&](auto nv, auto tail_flag, __mmask16 tail) NHWCPOOL_ALWAYS_INLINE {
-    constexpr bool kTail = decltype(tail_flag)::value;
-    max_zmm<T, decltype(nv)::value, kTail, Stream && !kTail>(win, c0, tail, dst);
-  });
+  max_block_vec<T, Stream>(win, c0, cb, dst);
 }
 
-// A row's full windows (all taps in range) in one call, for pixels of at most 4 vectors (see
-// pixel_runs): the taps step by stride * C from window to window, so the per-pixel work is
-// the prefetch and the vectors themselves (Zen 4, one thread, from L2: 2x2/s2 over
-// (1,56,56,64) uint8 13.6 -> 4.4 us, float32 over 16 channels 7.1 -> 4.5 us). float32 and
-// integers; float16 keeps its per-pixel fallback (see max_h16_bits_zmm).
+// A row's full windows as one run (see max_run_vec), for integers.
 template <class T, bool Stream>
 NHWCPOOL_NOINLINE void max_run_zmm(const TapList<T>& tl, Window<T> win, i64 step, i64 npx, i64 C, T* dst) {
   NHWCPOOL_TRACE(pixel_runs);
-  using Lane = typename std::conditional<std::is_integral<T>::value, T, float>::type;
-  z_dispatch<Lane>(C, [&](auto nv, auto tail_flag, typename ZMask<Lane>::type tail) NHWCPOOL_ALWAYS_INLINE {
+  static_assert(std::is_integral<T>::value, "float32: max_run_vec");
+  z_dispatch<T>(C, [&](auto nv, auto tail_flag, typename ZMask<T>::type tail) NHWCPOOL_ALWAYS_INLINE {
     constexpr int kNV = decltype(nv)::value;
     constexpr bool kTail = decltype(tail_flag)::value;
     for (i64 i = 0; i < npx; ++i, win.shift += step, dst += C) {
       tl.prefetch(win.shift);
-      if constexpr (std::is_integral<T>::value) {
-        max_int_zmm<T, kNV, kTail, Stream && !kTail>(win, 0, tail, dst);
-      } else {
-        max_zmm<T, kNV, kTail, Stream && !kTail>(win, 0, tail, dst);
-      }
-    }
-  });
-}
-
-// The same for averages (float32, float16): divs holds the row's divisors by window.
-template <class T, bool Stream>
-NHWCPOOL_NOINLINE void avg_run_zmm(const TapList<T>& tl, Window<T> win, i64 step, i64 npx, i64 C, const Divisor<float>* divs,
-                        T* dst, FiniteCheck& finite) {
-  NHWCPOOL_TRACE(pixel_runs);
-  z_dispatch<float>(C, [&](auto nv, auto tail_flag, __mmask16 tail) NHWCPOOL_ALWAYS_INLINE {
-    constexpr int kNV = decltype(nv)::value;
-    constexpr bool kTail = decltype(tail_flag)::value;
-    for (i64 i = 0; i < npx; ++i, win.shift += step, dst += C) {
-      tl.prefetch(win.shift);
-      avg_zmm<T, kNV, kTail, Stream && !kTail>(win, 0, tail, divs[i], dst, finite);
+      max_int_zmm<T, kNV, kTail, Stream && !kTail>(win, 0, tail, dst);
     }
   });
 }

@@ -3,15 +3,16 @@
 // Part of the per-ISA kernel source: included only by kernels/all.hpp, inside namespace
 // nhwcpool::NHWCPOOL_ISA and its anonymous namespace, after the files listed before it there.
 
-// Whether the direct kernels take each row's full windows as one run: in the AVX-512 build,
-// for register-blocked pixels of at most 4 vectors (at 8, the per-pixel loop measured as
-// fast): float32 max and average, float16 average, integer max. (float16 max keeps its
-// per-pixel fallback, see max_h16_bits_zmm.)
+// Whether the direct kernels take each row's full windows as one run: in the builds with
+// fused blocks (AVX-512, AVX2), for register-blocked pixels of at most 4 vectors (at 8, the
+// per-pixel loop measured as fast on AVX-512): float32 max and average, float16 average, and
+// in the AVX-512 build integer max. (float16 max keeps its per-pixel loop, see
+// max_h16_bits_zmm; the AVX2 build takes the same rule, at its 4 vectors of 8 floats.)
 template <class T, class A>
 bool pixel_runs(const Geometry& g, Reduction red) {
-  constexpr bool max_types = std::is_same<T, float>::value || std::is_integral<T>::value;
+  constexpr bool max_types = std::is_same<T, float>::value || (kZmmBlocks && std::is_integral<T>::value);
   constexpr bool avg_types = (std::is_same<T, float>::value || std::is_same<T, half_t>::value) && std::is_same<A, float>::value;
-  if (!kZmmBlocks || !(red == Reduction::max ? max_types : avg_types)) return false;
+  if (!kVecBlocks || !(red == Reduction::max ? max_types : avg_types)) return false;
   return g.C <= block_of<A>() / 2 && !TapList<T>::use_wide(g, red);
 }
 

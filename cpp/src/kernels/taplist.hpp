@@ -79,9 +79,11 @@ constexpr i64 kSmallWindow = 16;
 constexpr i64 kWideBlockBytes = 8192;
 
 // Taps outer also wins when windows barely overlap (each input is read by at most ~2.5
-// windows) for the integer types, and for float16 in the AVX2/baseline builds, whose
-// conversions vectorise best over long blocks (the AVX-512 build has fused float16 kernels:
-// 2x2/s2 over (1,64,64,128) from L2, max 45 -> 30 us, average 50 -> 25 us). float32 keeps
+// windows) for the integer types, and for float16 in the baseline build, whose conversions
+// vectorise best over long blocks (the AVX-512 and AVX2 builds have fused float16 kernels:
+// AVX-512, 2x2/s2 over (1,64,64,128) from L2, max 45 -> 30 us, average 50 -> 25 us; AVX2,
+// 2x2/s2 over (8,112,112,128) from L3, one thread, loaded machine: max 6.0 -> 1.2 ms,
+// average 10.4 -> 1.3 ms). float32 keeps
 // register blocking, with or without indices: with the software
 // prefetch and streaming stores it measured faster (Zen 4, one thread, taps outer -> blocks:
 // 2x2/s2 max of (8,112,112,128) 1.65 -> 1.37 ms, with indices 2.4 -> 1.9 ms; 3x3/s2/p1 over
@@ -106,11 +108,11 @@ struct TapList {
   bool wide;
   i64 advance = 0;  // bytes of each window row to prefetch per output pixel (0: none)
   i64 rowbytes = 0;  // bytes of one input row (W * C elements)
-  // Register blocks for float32, and where fused AVX-512 kernels exist: float16 max and
-  // average, integer max (see wide_window); float16 argmax keeps taps outer.
+  // Register blocks for float32, and where fused kernels exist: float16 max and average
+  // (AVX-512, AVX2), integer max (AVX-512) (see wide_window); float16 argmax keeps taps outer.
   static bool use_wide(const Geometry& g, Reduction red) {
     const bool blocks = std::is_same<T, float>::value ||
-                        (kZmmBlocks && std::is_same<T, half_t>::value && red != Reduction::argmax) ||
+                        (kVecBlocks && std::is_same<T, half_t>::value && red != Reduction::argmax) ||
                         (kZmmBlocks && std::is_integral<T>::value && red == Reduction::max);
     return wide_window(g, blocks);
   }
