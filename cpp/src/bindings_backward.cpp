@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "bindings_common.hpp"
 #include "nhwcpool/backward.hpp"
 #include "nhwcpool/shape.hpp"
 
@@ -21,35 +22,13 @@ using npy = py::detail::npy_api;
 
 namespace {
 
-[[noreturn]] void value_error(const std::string& msg) { throw py::value_error(msg); }
-[[noreturn]] void type_error(const std::string& msg) { throw py::type_error(msg); }
+using namespace nhwcpool::bind;  // NOLINT: dtype lookup, errors, byte order, overlaps
 
 // _core.PAD_* (set by bindings.cpp before bind_backward runs).
 int g_pad_explicit = 0, g_pad_valid = 1, g_pad_same = 2;
 
-std::string dtype_str(const py::dtype& dt) { return py::str(dt).cast<std::string>(); }
 
-bool lookup(const py::dtype& dt, DType* out) {
-  const char kind = dt.kind();
-  const auto size = dt.itemsize();
-  static const DType f[] = {DType::f16, DType::f32, DType::f64};
-  static const DType i[] = {DType::i8, DType::i16, DType::i32, DType::i64};
-  static const DType u[] = {DType::u8, DType::u16, DType::u32, DType::u64};
-  const int slot = size == 1 ? 0 : size == 2 ? 1 : size == 4 ? 2 : size == 8 ? 3 : -1;
-  if (slot < 0) return false;
-  if (kind == 'f' && slot >= 1) { *out = f[slot - 1]; return true; }
-  if (kind == 'i') { *out = i[slot]; return true; }
-  if (kind == 'u') { *out = u[slot]; return true; }
-  return false;
-}
 
-bool native_order(const py::dtype& dt) {
-  const char bo = dt.byteorder();
-  if (bo == '=' || bo == '|') return true;
-  const std::uint16_t probe = 1;
-  const bool little = *reinterpret_cast<const unsigned char*>(&probe) == 1;
-  return little ? bo == '<' : bo == '>';
-}
 
 std::string shape_str(const std::vector<int64_t>& dims) {
   std::string s = "(";
@@ -80,7 +59,7 @@ void check_ndim(const py::array& a, const char* name) {
 
 DType float_dtype(const py::array& a, const char* name) {
   DType t;
-  if (!lookup(a.dtype(), &t) || !(t == DType::f16 || t == DType::f32 || t == DType::f64)) {
+  if (!dtype_lookup(a.dtype(), &t) || !(t == DType::f16 || t == DType::f32 || t == DType::f64)) {
     type_error(std::string(name) + " must have dtype float16, float32 or float64, got " + dtype_str(a.dtype()));
   }
   return t;
@@ -88,7 +67,7 @@ DType float_dtype(const py::array& a, const char* name) {
 
 void check_indices(const py::array& idx, const py::array& like, const char* like_name) {
   DType t;
-  if (!lookup(idx.dtype(), &t) || t != DType::i64) {
+  if (!dtype_lookup(idx.dtype(), &t) || t != DType::i64) {
     type_error("indices must have dtype int64 (as max_pool2d(..., return_indices=True) returns), got " +
                dtype_str(idx.dtype()));
   }
@@ -138,22 +117,6 @@ Dims input_dims(const std::vector<int64_t>& shape, const py::array& like, const 
   return d;
 }
 
-bool overlaps(const py::array& a, const py::array& b) {
-  if (a.size() == 0 || b.size() == 0) return false;
-  auto extent = [](const py::array& x, std::intptr_t* lo, std::intptr_t* hi) {
-    std::intptr_t l = reinterpret_cast<std::intptr_t>(x.data()), h = l;
-    for (py::ssize_t i = 0; i < x.ndim(); ++i) {
-      const std::intptr_t span = static_cast<std::intptr_t>(x.shape(i) - 1) * x.strides(i);
-      if (span < 0) l += span; else h += span;
-    }
-    *lo = l;
-    *hi = h + x.itemsize();
-  };
-  std::intptr_t alo, ahi, blo, bhi;
-  extent(a, &alo, &ahi);
-  extent(b, &blo, &bhi);
-  return alo < bhi && blo < ahi;
-}
 
 }  // namespace
 
@@ -174,8 +137,8 @@ py::array result(const py::object& out, const py::dtype& dt, const std::vector<i
   }
   auto a = py::reinterpret_borrow<py::array>(out);
   DType want, got;
-  lookup(dt, &want);
-  if (!lookup(a.dtype(), &got) || got != want || !native_order(a.dtype())) {
+  dtype_lookup(dt, &want);
+  if (!dtype_lookup(a.dtype(), &got) || got != want || !native_order(a.dtype())) {
     type_error(std::string("out must have dtype ") + nhwcpool::dtype_name(want) + " (native byte order), got " +
                dtype_str(a.dtype()));
   }
@@ -212,7 +175,7 @@ py::array max_pool2d_backward(const py::array& grad_output, const py::array& ind
 py::array max_unpool2d(const py::array& x, const py::array& indices, const std::vector<int64_t>& output_size,
                        const py::object& out) {
   DType dt;
-  if (!lookup(x.dtype(), &dt)) {
+  if (!dtype_lookup(x.dtype(), &dt)) {
     type_error("x has unsupported dtype " + dtype_str(x.dtype()) +
                "; supported dtypes are: float16, float32, float64, int8, uint8, int16, uint16, int32, int64, "
                "uint32, uint64");

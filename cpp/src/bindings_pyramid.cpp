@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "bindings_common.hpp"
 #include "nhwcpool/pyramid.hpp"
 
 namespace py = pybind11;
@@ -14,46 +15,10 @@ using std::int64_t;
 
 namespace {
 
-constexpr const char* kSupported =
-    "float16, float32, float64, int8, uint8, int16, uint16, int32, int64, uint32, uint64";
+using namespace nhwcpool::bind;  // NOLINT: dtype lookup, errors, byte order
 
-bool lookup(const py::dtype& dt, DType* out) {
-  const char kind = dt.kind();
-  const auto size = dt.itemsize();
-  if (kind == 'f') {
-    if (size == 2) { *out = DType::f16; return true; }
-    if (size == 4) { *out = DType::f32; return true; }
-    if (size == 8) { *out = DType::f64; return true; }
-  } else if (kind == 'i') {
-    if (size == 1) { *out = DType::i8; return true; }
-    if (size == 2) { *out = DType::i16; return true; }
-    if (size == 4) { *out = DType::i32; return true; }
-    if (size == 8) { *out = DType::i64; return true; }
-  } else if (kind == 'u') {
-    if (size == 1) { *out = DType::u8; return true; }
-    if (size == 2) { *out = DType::u16; return true; }
-    if (size == 4) { *out = DType::u32; return true; }
-    if (size == 8) { *out = DType::u64; return true; }
-  }
-  return false;
-}
 
-DType dtype_of(const py::dtype& dt, const char* name) {
-  DType t;
-  if (!lookup(dt, &t)) {
-    throw py::type_error(std::string(name) + " has unsupported dtype " + py::str(dt).cast<std::string>() +
-                         "; supported dtypes are: " + kSupported);
-  }
-  return t;
-}
 
-bool native(const py::dtype& dt) {
-  const char bo = dt.byteorder();
-  if (bo == '=' || bo == '|') return true;
-  const std::uint16_t probe = 1;
-  const bool little = *reinterpret_cast<const unsigned char*>(&probe) == 1;
-  return little ? bo == '<' : bo == '>';
-}
 
 // x: an ndarray whose (W, C) rows are contiguous, aligned, native (the Python layer copies
 // anything else); levels, factor: ints; op: 0 mean, 1 max, 2 min; edge: 0 partial, 1 trim;
@@ -61,7 +26,7 @@ bool native(const py::dtype& dt) {
 py::list pyramid(const py::array& x, int64_t levels, int op, int64_t factor, int edge, const py::dtype& out_dtype) {
   const DType in = dtype_of(x.dtype(), "x");
   const DType out = dtype_of(out_dtype, "dtype");
-  if (!native(out_dtype)) throw py::value_error("dtype must be in native byte order");
+  if (!native_order(out_dtype)) throw py::value_error("dtype must be in native byte order");
   if (op < 0 || op > 2) throw py::value_error("op must be 'mean', 'max' or 'min'");
   if (edge < 0 || edge > 1) throw py::value_error("edge must be 'partial' or 'trim'");
   const int nd = static_cast<int>(x.ndim());
@@ -71,7 +36,7 @@ py::list pyramid(const py::array& x, int64_t levels, int op, int64_t factor, int
   const int off = nd == 4 ? 1 : 0;
   const int64_t N = nd == 4 ? x.shape(0) : 1, H = x.shape(off), W = x.shape(off + 1), C = nd == 2 ? 1 : x.shape(off + 2);
   const int64_t isz = x.itemsize();
-  bool rows = native(x.dtype()) && (x.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_);
+  bool rows = native_order(x.dtype()) && (x.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_);
   if (nd == 2) {
     rows = rows && (W <= 1 || x.strides(1) == isz);
   } else {
