@@ -74,6 +74,17 @@ def _pair(value: Any, name: str) -> tuple[int, int]:
     return i, i
 
 
+def _divisor(divisor_override: Any) -> int:
+    """divisor_override as the core takes it: 0 for None, else a nonzero int64."""
+    if divisor_override is None:
+        return 0
+    div = _int(divisor_override, "divisor_override")
+    if div == 0:
+        msg = "divisor_override must be a nonzero integer, got 0"
+        raise ValueError(msg)
+    return div
+
+
 def _flag(value: Any, name: str) -> bool:
     if value is True or value is False:
         return value
@@ -335,12 +346,7 @@ def avg_pool2d(
             out,
         )
     kh, kw, sh, sw, mode, pt, pb, pl, pr = _window(kernel_size, stride, padding)
-    div = 0
-    if divisor_override is not None:
-        div = _int(divisor_override, "divisor_override")
-        if div == 0:
-            msg = "divisor_override must be a nonzero integer, got 0"
-            raise ValueError(msg)
+    div = _divisor(divisor_override)
     return _core.avg_pool2d(
         _array(x),
         kh,

@@ -14,7 +14,7 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _core
-from ._api import IntOrPair, Padding, _array, _flag, _int, _window
+from ._api import IntOrPair, Padding, _array, _divisor, _flag, _int, _window
 
 __all__ = ["avg_pool2d_backward", "max_pool2d_backward", "max_unpool2d"]
 
@@ -128,12 +128,7 @@ def avg_pool2d_backward(
     g = _grad(grad_output)
     shape = _shape(input_shape, "input_shape")
     kh, kw, sh, sw, mode, pt, pb, pl, pr = _window(kernel_size, stride, padding)
-    div = 0
-    if divisor_override is not None:
-        div = _int(divisor_override, "divisor_override")
-        if div == 0:
-            msg = "divisor_override must be a nonzero integer, got 0"
-            raise ValueError(msg)
+    div = _divisor(divisor_override)
     return _core.avg_pool2d_backward(
         g,
         shape,
