@@ -30,7 +30,7 @@ def _shape4(input_shape):
     return {2: (1, s[0], s[1], 1), 3: (1, *s), 4: s}[len(s)]
 
 
-def max_pool2d_backward(grad_output, indices, input_shape):
+def max_pool2d_backward(grad_output, indices, input_shape, ignore_outside=False):
     g = np.asarray(grad_output)
     nd = g.ndim
     g4, i4 = to4d(g), to4d(np.asarray(indices))
@@ -43,9 +43,12 @@ def max_pool2d_backward(grad_output, indices, input_shape):
     for oh in range(OH):
         for ow in range(OW):
             idx = i4[:, oh, ow, :]
-            assert ((idx >= 0) & (idx < H * W)).all()
-            # one term per (n, c) plane: no target repeats within this assignment
-            gin[nn, idx, cc] += g4[:, oh, ow, :].astype(acc)
+            inside = (idx >= 0) & (idx < H * W)
+            assert ignore_outside or inside.all()
+            # one term per (n, c) plane: no target repeats within this assignment; outside
+            # indices (ignore_outside) add nothing
+            n_in, c_in = np.nonzero(inside)
+            gin[n_in, idx[n_in, c_in], c_in] += g4[:, oh, ow, :][n_in, c_in].astype(acc)
     return from4d(gin.reshape(N, H, W, C).astype(g.dtype), nd)
 
 

@@ -65,11 +65,18 @@ def _assert_same_bits(a, b, what=""):
 def test_max_backward_matches_reference(cfg, dtype, seed):
     x = make_array(cfg["shape"], dtype, "ties", seed)
     _, idx = _max_forward(x, cfg)
-    if not ((idx >= 0) & (idx < _hw(x))).all():
-        return  # a window with no in-range tap (extreme dilation): its index lies outside the plane
     g = _grad(idx.shape, dtype, seed, kind="wide" if seed % 2 else "dyadic")
+    if not ((idx >= 0) & (idx < _hw(x))).all():
+        # a window with no in-range tap (extreme dilation): its index lies outside the plane,
+        # an error unless ignore_outside skips it
+        with pytest.raises(ValueError, match="indices must lie in"):
+            nhwcpool.max_pool2d_backward(g, idx, x.shape)
+        got = nhwcpool.max_pool2d_backward(g, idx, x.shape, ignore_outside=True)
+        _assert_same_bits(got, RB.max_pool2d_backward(g, idx, x.shape, ignore_outside=True))
+        return
     got = nhwcpool.max_pool2d_backward(g, idx, x.shape)
     _assert_same_bits(got, RB.max_pool2d_backward(g, idx, x.shape))
+    _assert_same_bits(nhwcpool.max_pool2d_backward(g, idx, x.shape, ignore_outside=True), got)
 
 
 def _hw(x):
@@ -656,12 +663,28 @@ def test_bad_out():
         )
 
 
+@pytest.mark.usefixtures("restore_threads")
 def test_forward_indices_outside_the_plane_are_rejected():
     # With extreme dilation a window can hold no in-range tap; the forward then reports
     # PyTorch's index of its first tap >= 0, which lies outside the plane: the gradient has
-    # nowhere to go, and max_pool2d_backward says so instead of writing out of bounds.
+    # nowhere to go, and max_pool2d_backward says so instead of writing out of bounds, or, with
+    # ignore_outside (the bridges' setting), skips it: the output is -inf for any input.
     x = np.ones((1, 1, 2), np.float32)  # H = W = 1; the window's taps at x = -1 and x = 1
     v, idx = nhwcpool.max_pool2d(x, (1, 2), 1, ((0, 0), (1, 1)), dilation=(1, 2), return_indices=True)
     assert idx.tolist() == [[[1, 1]]]
+    assert np.isneginf(v).all()
     with pytest.raises(ValueError, match="indices must lie in"):
         nhwcpool.max_pool2d_backward(np.ones_like(v), idx, x.shape)
+    got = nhwcpool.max_pool2d_backward(np.ones_like(v), idx, x.shape, ignore_outside=True)
+    assert got.shape == x.shape and not got.any()
+    # mixed (asymmetric padding; PyTorch's symmetric padding makes every window empty or
+    # none): some windows in range, some wholly in the padding; every thread count
+    x = np.arange(2 * 1 * 2 * 3, dtype=np.float64).reshape(2, 1, 2, 3)
+    v, idx = nhwcpool.max_pool2d(x, (1, 2), 1, ((0, 0), (1, 2)), dilation=(1, 3), return_indices=True)
+    inside = (idx >= 0) & (idx < 2)
+    assert inside.any() and not inside.all()
+    g = np.random.default_rng(0).standard_normal(v.shape)
+    want = RB.max_pool2d_backward(g, idx, x.shape, ignore_outside=True)
+    for t in (1, 2, 3):
+        nhwcpool.set_num_threads(t)
+        _assert_same_bits(nhwcpool.max_pool2d_backward(g, idx, x.shape, ignore_outside=True), want)

@@ -255,6 +255,21 @@ def test_max_gradient_where_jax_differs_nan_and_all_minus_inf_windows():
     assert gr.sum() == 8.0
 
 
+def test_max_gradient_of_windows_wholly_in_the_padding_is_zero():
+    """Dilation can put a window's every tap in the padding: its output is -inf for any input
+    and carries no gradient (the index max_pool2d gives it lies outside the plane)."""
+    x = jnp.asarray(np.arange(2 * 4 * 3, dtype=np.float32).reshape(2, 4, 3))
+    kw = dict(dilation=3)
+    y = npj.max_pool2d(x, 2, 1, 1, **kw)
+    assert np.isneginf(np.asarray(y)).all()  # (symmetric padding: all windows or none)
+    np.testing.assert_array_equal(np.asarray(y), np.asarray(ref_max(x, 2, 1, 1, **kw)))
+    w = jnp.asarray(np.random.default_rng(0).standard_normal(y.shape).astype(np.float32))
+    g = jax.grad(lambda a: (npj.max_pool2d(a, 2, 1, 1, **kw) * w).sum())(x)
+    # (JAX has no gradient of a dilated reduce_window max to compare with: every window is
+    # empty here, so the gradient is 0)
+    np.testing.assert_array_equal(np.asarray(g), np.zeros(x.shape, np.float32))
+
+
 # --------------------------------------------------------------------------------------------
 # Transformations
 

@@ -468,6 +468,28 @@ def test_max_backward_vs_torch(seed, layout, dtype):
         assert torch.equal(gg, eg)
 
 
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_max_backward_windows_wholly_in_the_padding(layout):
+    # Dilation can put every tap of a window in the padding (with PyTorch's symmetric padding,
+    # then every window of the output): PyTorch returns -inf and an index outside the plane
+    # (equal here), and its backward writes that gradient out of bounds; ours drops it (the
+    # output is -inf for any input), and double backward reads 0 there.
+    x = _layout(torch.arange(2 * 3 * 2 * 4, dtype=torch.float64).reshape(2, 3, 2, 4), layout)
+    kw = dict(kernel_size=2, stride=1, padding=1, dilation=3)
+    ey, ei = F.max_pool2d(x, return_indices=True, **kw)
+    gy, gi = npt.max_pool2d(x, return_indices=True, **kw)
+    assert torch.equal(gy, ey) and torch.equal(gi, ei)
+    assert torch.isneginf(ey).all()
+    g = torch.randn(ey.shape, dtype=torch.float64)
+    _, got = _grads(lambda t: npt.max_pool2d(t, **kw), x, g)
+    assert torch.equal(got, torch.zeros_like(x))
+    xx = x.detach().clone().requires_grad_()
+    gout = g.clone().requires_grad_()
+    (gx,) = torch.autograd.grad(npt.max_pool2d(xx, **kw), xx, gout, create_graph=True)
+    (ggo,) = torch.autograd.grad((gx * torch.randn(x.shape, dtype=torch.float64)).sum(), gout)
+    assert torch.equal(ggo, torch.zeros_like(g))
+
+
 @pytest.mark.parametrize("dtype", FLOATS, ids=str)
 @pytest.mark.parametrize("layout", LAYOUTS)
 @pytest.mark.parametrize("seed", range(10))

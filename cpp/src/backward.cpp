@@ -84,13 +84,13 @@ void run_scatter(ScatterArgs& a, std::int64_t OH, std::int64_t OW) {
 
 void max_pool2d_backward(DType dtype, std::int64_t N, std::int64_t H, std::int64_t W, std::int64_t C,
                          std::int64_t OH, std::int64_t OW, const void* grad_output, const std::int64_t* indices,
-                         void* grad_input) {
+                         void* grad_input, bool ignore_outside) {
   if (!is_float(dtype)) {
     fail(std::string("max_pool2d_backward: grad_output must be float16, float32 or float64, got ") + dtype_name(dtype));
   }
   check_sizes(N, H, W, C, OH, OW);
   ScatterArgs a;
-  a.dtype = dtype; a.accumulate = true; a.N = N; a.C = C; a.P = OH * OW; a.H = H; a.W = W;
+  a.dtype = dtype; a.accumulate = true; a.ignore_outside = ignore_outside; a.N = N; a.C = C; a.P = OH * OW; a.H = H; a.W = W;
   a.src = grad_output; a.indices = indices; a.dst = grad_input;
   run_scatter(a, OH, OW);
 }

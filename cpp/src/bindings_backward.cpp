@@ -154,7 +154,7 @@ py::array result(const py::object& out, const py::dtype& dt, const std::vector<i
 }
 
 py::array max_pool2d_backward(const py::array& grad_output, const py::array& indices,
-                              const std::vector<int64_t>& input_shape, const py::object& out) {
+                              const std::vector<int64_t>& input_shape, const py::object& out, bool ignore_outside) {
   const DType dt = float_dtype(grad_output, "grad_output");
   check_ndim(grad_output, "grad_output");
   check_layout(grad_output, "grad_output");
@@ -167,7 +167,7 @@ py::array max_pool2d_backward(const py::array& grad_output, const py::array& ind
   void* r = res.mutable_data();
   {
     py::gil_scoped_release release;
-    nhwcpool::max_pool2d_backward(dt, d.N, d.H, d.W, d.C, o.H, o.W, g, ip, r);
+    nhwcpool::max_pool2d_backward(dt, d.N, d.H, d.W, d.C, o.H, o.W, g, ip, r, ignore_outside);
   }
   return res;
 }
@@ -258,7 +258,7 @@ void bind_backward(py::module_& m) {
   g_pad_valid = m.attr("PAD_VALID").cast<int>();
   g_pad_same = m.attr("PAD_SAME").cast<int>();
   m.def("max_pool2d_backward", &max_pool2d_backward, py::arg("grad_output"), py::arg("indices"),
-        py::arg("input_shape"), py::arg("out"),
+        py::arg("input_shape"), py::arg("out"), py::arg("ignore_outside") = false,
         "Gradient of max_pool2d with respect to its input (see nhwcpool.max_pool2d_backward).");
   m.def("avg_pool2d_backward", &avg_pool2d_backward, py::arg("grad_output"), py::arg("input_shape"), py::arg("kh"),
         py::arg("kw"), py::arg("sh"), py::arg("sw"), py::arg("pt"), py::arg("pb"), py::arg("pl"), py::arg("pr"),

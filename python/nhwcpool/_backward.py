@@ -72,6 +72,7 @@ def max_pool2d_backward(
     input_shape: Sequence[int],
     *,
     out: np.ndarray[Any, Any] | None = None,
+    ignore_outside: bool = False,
 ) -> np.ndarray[Any, Any]:
     """Gradient of :func:`max_pool2d` with respect to its input.
 
@@ -88,6 +89,13 @@ def max_pool2d_backward(
     out : ndarray, optional
         C-contiguous, writeable array of ``input_shape`` and ``grad_output``'s dtype, not
         overlapping ``grad_output`` or ``indices``.
+    ignore_outside : bool, default False
+        Skip indices outside ``[0, H*W)`` instead of raising. :func:`max_pool2d` gives such an
+        index (PyTorch's, computed from the window's corner) to a window lying wholly in the
+        padding, which only dilation makes possible; that output is ``-inf`` whatever the
+        input, so its gradient is zero and skipping it is exact. The framework bridges set it
+        (their indices always come from :func:`max_pool2d`); PyTorch's own kernel writes such
+        a gradient outside its plane.
 
     Returns
     -------
@@ -95,11 +103,13 @@ def max_pool2d_backward(
         Each output's gradient added to the input cell its index names (overlapping windows add
         up, in output order as PyTorch's CPU kernel: equal results in float32/float64); 0 where
         no index points. float16 sums in float32 and rounds once. Deterministic for any thread
-        count. An index outside ``[0, H*W)`` raises ValueError.
+        count. An index outside ``[0, H*W)`` raises ValueError (unless ``ignore_outside``).
     """
     g = _grad(grad_output)
     idx = _indices(indices)
-    return _core.max_pool2d_backward(g, idx, _shape(input_shape, "input_shape"), out)
+    return _core.max_pool2d_backward(
+        g, idx, _shape(input_shape, "input_shape"), out, _flag(ignore_outside, "ignore_outside")
+    )
 
 
 def avg_pool2d_backward(

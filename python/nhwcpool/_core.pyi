@@ -66,6 +66,7 @@ def max_pool2d_backward(
     indices: np.ndarray[Any, Any],
     input_shape: list[int],
     out: np.ndarray[Any, Any] | None,
+    ignore_outside: bool = False,
 ) -> np.ndarray[Any, Any]: ...
 def avg_pool2d_backward(
     grad_output: np.ndarray[Any, Any],

@@ -196,6 +196,7 @@ def _max_bwd_host(g: Any, idx: Any, *, out: Any, base_shape: tuple[int, ...]) ->
         idf.astype(np.int64, copy=False),
         _in_shape(gf, lead, base_shape),
         out=_folded_out(out, base_ndim),
+        ignore_outside=True,  # windows wholly in the padding (dilation): -inf, no gradient
     )
     return None if out is not None else _unfold(gi, lead, base_ndim)
 

@@ -190,7 +190,7 @@ def _tf_pool(
                     g_: np.ndarray[Any, Any], i_: np.ndarray[Any, Any], shp: np.ndarray[Any, Any]
                 ) -> np.ndarray[Any, Any]:
                     gi: np.ndarray[Any, Any] = max_pool2d_backward(
-                        np.ascontiguousarray(g_), i_, tuple(int(v) for v in shp)
+                        np.ascontiguousarray(g_), i_, tuple(int(v) for v in shp), ignore_outside=True
                     )
                     return gi
 

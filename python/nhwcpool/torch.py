@@ -298,7 +298,9 @@ def _(x, kernel_size, stride, padding, ceil_mode, count_include_pad, divisor_ove
 @torch.library.custom_op("nhwcpool::max_pool2d_backward", mutates_args=(), device_types="cpu")
 def _max_bwd_op(grad_output: Tensor, indices: Tensor, input_shape: list[int]) -> Tensor:
     n, c, h, w = input_shape
-    g = nhwcpool.max_pool2d_backward(_nhwc(grad_output), _nhwc(indices), (n, h, w, c))
+    # ignore_outside: a window wholly in the padding (dilation) has output -inf and an index
+    # outside its plane (PyTorch's); its gradient is zero (PyTorch's kernel writes it out of bounds).
+    g = nhwcpool.max_pool2d_backward(_nhwc(grad_output), _nhwc(indices), (n, h, w, c), ignore_outside=True)
     return _nchw(g)
 
 
@@ -368,9 +370,14 @@ def _max_bwd_setup(ctx: Any, inputs: tuple[Any, ...], output: Tensor) -> None:  
 def _max_bwd_backward(ctx: Any, grad: Tensor) -> tuple[Any, ...]:
     # d(grad_input)/d(grad_output) routes each output's gradient to its argmax; its adjoint
     # reads the argmax cell back: a gather over each (n, c) plane.
+    # Indices outside the plane (windows wholly in the padding) carried no gradient: read 0.
     (indices,) = ctx.saved_tensors
     n, c = indices.shape[0], indices.shape[1]
-    flat = grad.reshape(n, c, -1).gather(2, indices.reshape(n, c, -1))
+    plane = grad.shape[2] * grad.shape[3]
+    idx = indices.reshape(n, c, -1)
+    inside = (idx >= 0) & (idx < plane)
+    flat = grad.reshape(n, c, -1).gather(2, idx.clamp(0, max(plane - 1, 0)))
+    flat = torch.where(inside, flat, torch.zeros((), dtype=flat.dtype))
     return flat.reshape(indices.shape), None, None
 
 

@@ -18,9 +18,12 @@ namespace nhwcpool {
 // the input cell its index names; cells no index names get 0. dtype: f16, f32 or f64 (float16
 // sums in float32 and rounds once). Throws std::invalid_argument naming `indices` if any index
 // lies outside [0, H*W); grad_input is then left unspecified (nothing outside it is written).
+// With ignore_outside, such indices are skipped instead: max_pool2d gives them (as PyTorch does)
+// to windows lying wholly in the padding, possible only with dilation, whose output is -inf
+// whatever the input, so their gradient is zero.
 void max_pool2d_backward(DType dtype, std::int64_t N, std::int64_t H, std::int64_t W, std::int64_t C,
                          std::int64_t OH, std::int64_t OW, const void* grad_output, const std::int64_t* indices,
-                         void* grad_input);
+                         void* grad_input, bool ignore_outside = false);
 
 // out (N, H, W, C) = zeros, then out[n, idx / W, idx % W, c] = x[n, oh, ow, c] for every element
 // of x (N, OH, OW, C), in row-major order of x (so with repeated indices the last one wins, as
@@ -41,6 +44,7 @@ void avg_pool2d_backward(DType dtype, const Geometry& geo, const void* grad_outp
 struct ScatterArgs {
   DType dtype = DType::f32;
   bool accumulate = true;  // true: dst[idx] += src (gradients); false: dst[idx] = src (unpool)
+  bool ignore_outside = false;  // skip indices outside [0, H*W) instead of failing
   std::int64_t N = 0, C = 0;
   std::int64_t P = 0;      // source pixels per image (OH*OW)
   std::int64_t H = 0, W = 0;  // destination image (H*W pixels)

@@ -161,7 +161,7 @@ inline void zero_pixels(A* d, i64 S, i64 cw, i64 from, i64 to) {
 
 // One item: image n, channels [c0, c0 + cw). D: where channel c0 of destination pixel 0 lives
 // (the destination itself, or a float32 scratch for float16 gradients), S: its pixel stride.
-// Returns false at the first index outside [0, H*W).
+// Returns false at the first index outside [0, H*W) (skipped with a.ignore_outside).
 template <class T, class A, bool kAdd, int kC>
 bool scatter_item(const ScatterArgs& a, i64 n, i64 c0, i64 cw_, A* NHWCPOOL_RESTRICT D, i64 S) {
   const i64 cw = kC > 0 ? kC : cw_;  // kC: the channel count known at compile time (small C)
@@ -178,7 +178,10 @@ bool scatter_item(const ScatterArgs& a, i64 n, i64 c0, i64 cw_, A* NHWCPOOL_REST
     for (i64 c = 0; c < cw; ++c) {
       const i64 i = idx[c];
       if (static_cast<u64>(i) >= lim) {
-        if (static_cast<u64>(i) >= static_cast<u64>(Q)) return false;  // also catches i < 0
+        if (static_cast<u64>(i) >= static_cast<u64>(Q)) {  // also catches i < 0
+          if (a.ignore_outside) continue;
+          return false;
+        }
         const i64 end = (i / W + 1) * W;
         zero_pixels(D, S, cw, zeroed, end);
         zeroed = end;
