@@ -197,7 +197,7 @@ void vhgw_row_fused(const E* NHWCPOOL_RESTRICT a, E* NHWCPOOL_RESTRICT b, const 
     for (; c0 < C; c0 += kL) vhgw_chunk<Op, E, 1>(a, b, add, g, c0, C - c0 < kL ? C - c0 : kL, out, V, S);
   }
 }
-constexpr bool kSlideStreams = kSlideVecs == 2;  // chunks of one cache line
+constexpr bool kSlideStreams = sizeof(float) * kSL * kSlideVecs == 64;  // chunks of one cache line
 #else
 constexpr bool kVhgwRowFused = false;
 template <class E>

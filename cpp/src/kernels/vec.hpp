@@ -1,6 +1,7 @@
 // The one vector layer of the kernels: Vec<T, N>, a set of static functions over one register
 // type per (element type, lane count), specialised per instruction set in vec_avx512.hpp and
-// vec_avx2.hpp (included below); VecF names the build's float vector, NHWCPOOL_VEC_BLOCKS
+// vec_avx2.hpp (included below); VecF and VecD name the build's float32 and float64 vectors
+// (VecD: the same width), NHWCPOOL_VEC_BLOCKS
 // (blocks.hpp) says whether there is one. Written once over it: the fused direct kernels
 // (fused.hpp), the small-C gather (small_c_gather.hpp), the sliding windows (slide.hpp,
 // slide_cols.hpp), the fused running passes (running_fused.hpp) and the wide float32 sums
@@ -42,6 +43,9 @@
 //                                      or x is NaN, else acc. So a NaN accumulator stays, a NaN
 //                                      x comes in with its payload, and the first of equal
 //                                      values stays (also +0 before -0 and -0 before +0).
+//   max_into(acc, x)                   the same as max, in the instruction form best for a
+//                                      running accumulator (AVX-512: into acc's register;
+//                                      elsewhere max itself); vec_op's max
 //   max_plain(acc, x)                  x where x > acc, else acc (either NaN gives acc): the
 //                                      same bits as max when no lane is NaN; with or_nan, the
 //                                      caller redoes the work with max when one was
@@ -53,7 +57,7 @@
 //   Index, index(v), permute2(a, b, i) two-table permute: lane j of the result is lane v[j] of
 //                                      the 2N lanes a:b (v: N int32 in 0 .. 2N-1, prepared
 //                                      once by index)
-// And over any V: vec_op<V>(Op, acc, x) (MaxOp: max, SumOp: add) and vec_first<V>(Op, x) (a
+// And over any V: vec_op<V>(Op, acc, x) (MaxOp: max_into, SumOp: add) and vec_first<V>(Op, x) (a
 // scan's first element: x for max, 0 + x for sums, as Op::first).
 
 // (NHWCPOOL_VEC_BLOCKS and kVecBlocks are set in blocks.hpp.)
@@ -64,15 +68,17 @@ struct Vec;
 #ifdef NHWCPOOL_ZMM_BLOCKS
 #include "vec_avx512.hpp"
 using VecF = Vec<float, 16>;
+using VecD = Vec<double, 8>;
 #elif defined(NHWCPOOL_VEC_BLOCKS)
 #include "vec_avx2.hpp"
 using VecF = Vec<float, 8>;
+using VecD = Vec<double, 4>;
 #endif
 
 #ifdef NHWCPOOL_VEC_BLOCKS
 template <class V>
 NHWCPOOL_ALWAYS_INLINE inline typename V::reg vec_op(MaxOp, typename V::reg acc, typename V::reg x) {
-  return V::max(acc, x);
+  return V::max_into(acc, x);
 }
 template <class V>
 NHWCPOOL_ALWAYS_INLINE inline typename V::reg vec_op(SumOp, typename V::reg acc, typename V::reg x) {

@@ -102,6 +102,7 @@ struct Vec<float, 8> {
   static NHWCPOOL_ALWAYS_INLINE inline reg max(reg acc, reg x) {
     return _mm256_blendv_ps(_mm256_max_ps(x, acc), x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
   }
+  static NHWCPOOL_ALWAYS_INLINE inline reg max_into(reg acc, reg x) { return max(acc, x); }
   static NHWCPOOL_ALWAYS_INLINE inline reg max_plain(reg acc, reg x) { return _mm256_max_ps(x, acc); }
   static NHWCPOOL_ALWAYS_INLINE inline Nan no_nan() { return _mm256_setzero_ps(); }
   static NHWCPOOL_ALWAYS_INLINE inline Nan or_nan(Nan f, reg a, reg b) { return _mm256_or_ps(f, _mm256_cmp_ps(a, b, _CMP_UNORD_Q)); }
@@ -155,8 +156,9 @@ struct Vec<double, 4> {
   static NHWCPOOL_ALWAYS_INLINE inline reg load_n(const double* p, i64 n) {
     return n >= N ? _mm256_loadu_pd(p) : _mm256_maskload_pd(p, mask(n));
   }
-  static NHWCPOOL_ALWAYS_INLINE inline void store_n(double* p, reg x, i64 n, bool whole) {
-    if (whole || n >= N) {
+  // (`whole` unused: its one user, the running passes, sets it only for full vectors.)
+  static NHWCPOOL_ALWAYS_INLINE inline void store_n(double* p, reg x, i64 n, bool) {
+    if (n >= N) {
       _mm256_storeu_pd(p, x);
     } else {
       _mm256_maskstore_pd(p, mask(n), x);
@@ -167,4 +169,5 @@ struct Vec<double, 4> {
   static NHWCPOOL_ALWAYS_INLINE inline reg max(reg acc, reg x) {
     return _mm256_blendv_pd(_mm256_max_pd(x, acc), x, _mm256_cmp_pd(x, x, _CMP_UNORD_Q));
   }
+  static NHWCPOOL_ALWAYS_INLINE inline reg max_into(reg acc, reg x) { return max(acc, x); }
 };
