@@ -1,11 +1,11 @@
-// The running passes of both axes fused per channel vector (vhgw_row_fused) with the VT<T>
-// vector forms, then kSlideStreams; after #else, the stand-ins of slide.hpp, slide_cols.hpp
+// The running passes of both axes fused per channel vector (vhgw_row_fused) over Vec
+// (VecF, VecD), then kSlideStreams; after #else, the stand-ins of slide.hpp, slide_cols.hpp
 // and this file for builds without AVX2.
 //
 // Part of the per-ISA kernel source: included only by kernels/all.hpp, inside namespace
 // nhwcpool::NHWCPOOL_ISA and its anonymous namespace, after the files listed before it there.
 
-#if defined(__AVX2__)
+#ifdef NHWCPOOL_VEC_BLOCKS
 // The running passes of both axes (vhgw_axis along H, then along W) for one output row, fused
 // per channel vector: the row's value at column x is Op(a[x], b[x]) (the vertical pass's
 // block suffix and prefix; b: nullptr for a suffix alone, or a: a finished row), taken one
@@ -23,86 +23,10 @@
 // redone on one) was no faster: these loops wait on loads, not on the max.)
 constexpr bool kVhgwRowFused = true;
 
-// The vector forms these passes need, per accumulator type: float32 (the g_* helpers) and
-// float64 (the average's accumulator for windows over 64 cells, and float64 max).
+// The vector per accumulator type: the build's float32 vector (VecF), or its float64 one
+// (VecD: the average's accumulator for windows over 64 cells, and float64 max).
 template <class E>
-struct VT;
-template <>
-struct VT<float> {
-  using V = GVec;
-  static constexpr i64 kL = kGL;
-  static V load(const float* p, i64 n) { return g_load(p, n); }
-  static V load_full(const float* p) { return g_load_full(p); }
-  static void store(float* p, V v, i64 n, bool whole) { g_store(p, v, n, whole); }
-  static void store_full(float* p, V v) { g_store_full(p, v, false); }
-  static V set1(float x) { return g_set1(x); }
-  template <class Op>
-  static V op(V acc, V v) {
-    return g_op(Op{}, acc, v);
-  }
-  template <class Op>
-  static V first(V v) {
-    return g_first(Op{}, v);
-  }
-};
-#if defined(__AVX512F__)
-template <>
-struct VT<double> {
-  using V = __m512d;
-  static constexpr i64 kL = 8;
-  static __mmask8 mask(i64 n) { return static_cast<__mmask8>((1u << n) - 1u); }
-  static V load(const double* p, i64 n) { return n >= kL ? _mm512_loadu_pd(p) : _mm512_maskz_loadu_pd(mask(n), p); }
-  static V load_full(const double* p) { return _mm512_loadu_pd(p); }
-  static void store(double* p, V v, i64 n, bool) { _mm512_mask_storeu_pd(p, mask(n), v); }
-  static void store_full(double* p, V v) { _mm512_storeu_pd(p, v); }
-  static V set1(double x) { return _mm512_set1_pd(x); }
-  template <class Op>
-  static V op(V acc, V v) {
-    if constexpr (std::is_same<Op, MaxOp>::value) {  // as g_op: max(v, acc), then a NaN v
-      const V m = _mm512_maskz_max_pd(static_cast<__mmask8>(0xFF), v, acc);
-      return _mm512_mask_blend_pd(_mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q), m, v);
-    } else {
-      return _mm512_add_pd(acc, v);
-    }
-  }
-  template <class Op>
-  static V first(V v) {
-    if constexpr (std::is_same<Op, SumOp>::value) return _mm512_add_pd(_mm512_setzero_pd(), v);
-    return v;
-  }
-};
-#else
-template <>
-struct VT<double> {
-  using V = __m256d;
-  static constexpr i64 kL = 4;
-  static __m256i mask(i64 n) { return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3)); }
-  static V load(const double* p, i64 n) { return n >= kL ? _mm256_loadu_pd(p) : _mm256_maskload_pd(p, mask(n)); }
-  static V load_full(const double* p) { return _mm256_loadu_pd(p); }
-  static void store(double* p, V v, i64 n, bool) {
-    if (n >= kL) {
-      _mm256_storeu_pd(p, v);
-    } else {
-      _mm256_maskstore_pd(p, mask(n), v);
-    }
-  }
-  static void store_full(double* p, V v) { _mm256_storeu_pd(p, v); }
-  static V set1(double x) { return _mm256_set1_pd(x); }
-  template <class Op>
-  static V op(V acc, V v) {
-    if constexpr (std::is_same<Op, MaxOp>::value) {
-      return _mm256_blendv_pd(_mm256_max_pd(v, acc), v, _mm256_cmp_pd(v, v, _CMP_UNORD_Q));
-    } else {
-      return _mm256_add_pd(acc, v);
-    }
-  }
-  template <class Op>
-  static V first(V v) {
-    if constexpr (std::is_same<Op, SumOp>::value) return _mm256_add_pd(_mm256_setzero_pd(), v);
-    return v;
-  }
-};
-#endif
+using VecOf = typename std::conditional<std::is_same<E, float>::value, VecF, VecD>::type;
 
 // One chunk of NV vectors of channels from c0 (n: lanes of the last vector, < kL only when
 // NV == 1). V, S: L * NV * kL elements each.
@@ -110,61 +34,61 @@ template <class Op, class E, int NV>
 NHWCPOOL_ALWAYS_INLINE inline void vhgw_chunk(const E* NHWCPOOL_RESTRICT a, E* NHWCPOOL_RESTRICT b,
                                               const E* NHWCPOOL_RESTRICT add, const Geometry& g, i64 c0, i64 n,
                                               E* NHWCPOOL_RESTRICT out, E* NHWCPOOL_RESTRICT V, E* NHWCPOOL_RESTRICT S) {
-  using X = VT<E>;
-  using Vec = typename X::V;
-  constexpr i64 kL = X::kL, kStep = NV * kL;
+  using X = VecOf<E>;
+  using R = typename X::reg;
+  constexpr i64 kL = X::N, kStep = NV * kL;
   const i64 C = g.C, W = g.W, k = g.w.kernel, pad = g.w.pad_begin, OW = g.OW, L = OW + k - 1;
-  const Vec id = X::set1(Op::template identity<E>());
+  const R id = X::set1(Op::template identity<E>());
   const bool whole = n == kL;
-  auto load = [n](const E* p, int v) { return v == NV - 1 ? X::load(p + v * kL, n) : X::load_full(p + v * kL); };
-  auto store = [n, whole](E* p, int v, Vec x) {
+  auto load = [n](const E* p, int v) { return v == NV - 1 ? X::load_n(p + v * kL, n) : X::template load<E>(p + v * kL); };
+  auto store = [n, whole](E* p, int v, R x) {
     if (v == NV - 1) {
-      X::store(p + v * kL, x, n, whole);
+      X::store_n(p + v * kL, x, n, whole);
     } else {
-      X::store_full(p + v * kL, x);
+      X::template store<E, false>(p + v * kL, x);
     }
   };
   for (i64 b0 = 0; b0 < L; b0 += k) {  // suffixes within each block, backwards
     const i64 b1 = b0 + k < L ? b0 + k : L;
-    Vec s[NV];
+    R s[NV];
     for (int v = 0; v < NV; ++v) s[v] = id;
     for (i64 u = b1 - 1; u >= b0; --u) {
       const i64 x = u - pad;
       if (x >= 0 && x < W) {
         const i64 at = x * C + c0;
         for (int v = 0; v < NV; ++v) {
-          Vec y = load(a + at, v);
+          R y = load(a + at, v);
           if (b != nullptr) {
-            Vec q = load(b + at, v);
+            R q = load(b + at, v);
             if (add != nullptr) {  // the prefix's deferred row (VerticalVhgw::parts)
-              q = X::template op<Op>(q, load(add + at, v));
+              q = vec_op<X>(Op{}, q, load(add + at, v));
               store(b + at, v, q);
             }
-            y = X::template op<Op>(y, q);
+            y = vec_op<X>(Op{}, y, q);
           }
-          X::store_full(V + u * kStep + v * kL, y);
-          s[v] = u == b1 - 1 ? y : X::template op<Op>(y, s[v]);
+          X::template store<E, false>(V + u * kStep + v * kL, y);
+          s[v] = u == b1 - 1 ? y : vec_op<X>(Op{}, y, s[v]);
         }
       } else if (u == b1 - 1) {
         for (int v = 0; v < NV; ++v) s[v] = id;
       }
-      for (int v = 0; v < NV; ++v) X::store_full(S + u * kStep + v * kL, s[v]);
+      for (int v = 0; v < NV; ++v) X::template store<E, false>(S + u * kStep + v * kL, s[v]);
     }
   }
-  Vec p[NV];  // prefix of the block holding u = o + k - 1, up to u
+  R p[NV];  // prefix of the block holding u = o + k - 1, up to u
   for (int v = 0; v < NV; ++v) p[v] = id;
   for (i64 o = 0, j = 0; o < OW; ++o, j = j + 1 == k ? 0 : j + 1) {  // j = o % k
     const i64 u = o + k - 1, x = u - pad;  // u % k == j - 1
     const bool in = x >= 0 && x < W;
     for (int v = 0; v < NV; ++v) {
-      Vec r = X::template first<Op>(X::load_full(S + o * kStep + v * kL));
+      R r = vec_first<X>(Op{}, X::template load<E>(S + o * kStep + v * kL));
       if (j != 0) {
         if (j == 1) {
-          p[v] = in ? X::load_full(V + u * kStep + v * kL) : id;
+          p[v] = in ? X::template load<E>(V + u * kStep + v * kL) : id;
         } else if (in) {
-          p[v] = X::template op<Op>(p[v], X::load_full(V + u * kStep + v * kL));
+          p[v] = vec_op<X>(Op{}, p[v], X::template load<E>(V + u * kStep + v * kL));
         }
-        r = X::template op<Op>(r, p[v]);
+        r = vec_op<X>(Op{}, r, p[v]);
       }
       store(out + o * C + c0, v, r);
     }
@@ -180,7 +104,7 @@ constexpr bool vhgw_fuses() {
 }
 template <class E>
 constexpr i64 vhgw_fused_lanes() {
-  if constexpr (vhgw_fuses<E>()) return kVhgwVecs * VT<E>::kL;
+  if constexpr (vhgw_fuses<E>()) return kVhgwVecs * VecOf<E>::N;
   return 1;
 }
 template <class Op, class E>
@@ -188,7 +112,7 @@ void vhgw_row_fused(const E* NHWCPOOL_RESTRICT a, E* NHWCPOOL_RESTRICT b, const 
                     const Geometry& g, E* NHWCPOOL_RESTRICT out, E* NHWCPOOL_RESTRICT vbuf) {
   if constexpr (vhgw_fuses<E>()) {
     NHWCPOOL_TRACE(running_fused);
-    constexpr i64 kL = VT<E>::kL, kLanes = vhgw_fused_lanes<E>();
+    constexpr i64 kL = VecOf<E>::N, kLanes = vhgw_fused_lanes<E>();
     const i64 C = g.C, L = g.OW + g.w.kernel - 1;
     E* NHWCPOOL_RESTRICT V = vbuf;
     E* NHWCPOOL_RESTRICT S = vbuf + L * kLanes;
@@ -197,7 +121,7 @@ void vhgw_row_fused(const E* NHWCPOOL_RESTRICT a, E* NHWCPOOL_RESTRICT b, const 
     for (; c0 < C; c0 += kL) vhgw_chunk<Op, E, 1>(a, b, add, g, c0, C - c0 < kL ? C - c0 : kL, out, V, S);
   }
 }
-constexpr bool kSlideStreams = kSlideVecs == 2;  // chunks of one cache line
+constexpr bool kSlideStreams = sizeof(float) * kSL * kSlideVecs == 64;  // chunks of one cache line
 #else
 constexpr bool kVhgwRowFused = false;
 template <class E>

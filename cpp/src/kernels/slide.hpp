@@ -1,6 +1,6 @@
 // Sliding window (slide): stride-1 undilated windows of 2 or 3 columns and up to 3 rows over
-// float32 pixels, in registers, with its s_* helpers. AVX2 and up; the stand-ins for builds
-// without AVX2 are at the end of running_fused.hpp.
+// float32 pixels, in registers, over 256-bit Vecs (SV). AVX2 and up; the stand-ins for builds
+// without them are at the end of running_fused.hpp.
 //
 // Part of the per-ISA kernel source: included only by kernels/all.hpp, inside namespace
 // nhwcpool::NHWCPOOL_ISA and its anonymous namespace, after the files listed before it there.
@@ -16,44 +16,29 @@
 // re-read 9 taps per output from L2 and ran 3.5 ms; XNNPACK's multipass pooling reuses rows
 // in the same spirit.)
 constexpr i64 kSlideColsMax = 8;  // slide_cols: most columns and rows
-#if defined(__AVX2__)
+#ifdef NHWCPOOL_VEC_BLOCKS
 #define NHWCPOOL_SLIDE 1
-#if defined(__AVX512F__)
+// 256-bit vectors in both builds (SV::N floats each), kSlideVecs of them per channel chunk.
+#ifdef NHWCPOOL_ZMM_BLOCKS
+using SV = Vec<float, 8>;      // with AVX-512VL masks
 constexpr int kSlideVecs = 2;  // 16 floats per chunk: one cache line per tap (of 32 registers)
-inline __mmask8 s_mask(i64 n) { return static_cast<__mmask8>((1u << n) - 1u); }
-inline __m256 s_load(const float* p, i64 n) { return n >= 8 ? _mm256_loadu_ps(p) : _mm256_maskz_loadu_ps(s_mask(n), p); }
-inline void s_store(float* p, __m256 v, i64 n) {
-  if (n >= 8) {
-    _mm256_storeu_ps(p, v);
-  } else {
-    _mm256_mask_storeu_ps(p, s_mask(n), v);
-  }
-}
 #else
-constexpr int kSlideVecs = 1;  // 8 floats per chunk (of 16 registers)
-// (g_mask, the gather's AVX2 lane mask, is the same 8-lane mask.)
-inline __m256 s_load(const float* p, i64 n) { return n >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, g_mask(n)); }
-inline void s_store(float* p, __m256 v, i64 n) {
-  if (n >= 8) {
-    _mm256_storeu_ps(p, v);
-  } else {
-    _mm256_maskstore_ps(p, g_mask(n), v);
-  }
-}
+using SV = VecF;
+constexpr int kSlideVecs = 1;  // one vector per chunk (of 16 registers)
 #endif
-inline __m256 s_first(MaxOp, __m256 v) { return v; }
-inline __m256 s_first(SumOp, __m256 v) { return _mm256_add_ps(_mm256_setzero_ps(), v); }
+using SVec = SV::reg;
+constexpr int kSL = SV::N;  // lanes per vector
 
 // Max of t[lo..hi) as a balanced tree, earlier taps on the left: the same result as the
 // sequential scan (the operator keeps the first of equal values and the last NaN, and that
 // rule composes: a later part wins only if strictly greater or NaN), with half the latency.
 template <int lo, int hi>
-inline __m256 tree_max(const __m256* t) {
+inline SVec tree_max(const SVec* t) {
   if constexpr (hi - lo == 1) {
     return t[lo];
   } else {
     constexpr int mid = (lo + hi) / 2;
-    return op8(MaxOp{}, tree_max<lo, mid>(t), tree_max<mid, hi>(t));
+    return SV::max(tree_max<lo, mid>(t), tree_max<mid, hi>(t));
   }
 }
 
@@ -63,18 +48,18 @@ inline __m256 tree_max(const __m256* t) {
 // How slide_rk finishes a window: max (none), or the average's division.
 enum class SlideDiv { none, mul, div };
 
-// One channel chunk [c0, c0 + lanes) of slide_rk; Full: all 8 * kSlideVecs lanes (no masks).
+// One channel chunk [c0, c0 + lanes) of slide_rk; Full: all kSL * kSlideVecs lanes (no masks).
 // Stream: a full chunk is one whole cache line of the output, written with non-temporal stores.
 template <class Op, int R, int K, bool Full, SlideDiv D, bool Stream = false>
 inline void slide_chunk(const float* const* rows, i64 C, i64 c0, const i64* lanes, i64 col0, i64 nout,
-                        float* NHWCPOOL_RESTRICT out, const float* pf, __m256 dv, __m256 inv, __m256& bad_io) {
+                        float* NHWCPOOL_RESTRICT out, const float* pf, SVec dv, SVec inv, SVec& bad_io) {
   constexpr int V = kSlideVecs;
-  __m256 bad = bad_io;  // in a register for the loop
-  auto load = [&](const float* p, int v) { return Full ? _mm256_loadu_ps(p) : s_load(p, lanes[v]); };
-  __m256 x[R][K][V];
+  SVec bad = bad_io;  // in a register for the loop
+  auto load = [&](const float* p, int v) { return Full ? SV::load<float>(p) : SV::load_n(p, lanes[v]); };
+  SVec x[R][K][V];
   for (int k = 0; k + 1 < K; ++k) {  // slots 1..K-1: columns col0 .. col0 + K - 2
     for (int r = 0; r < R; ++r) {
-      for (int v = 0; v < V; ++v) x[r][k + 1][v] = load(rows[r] + (col0 + k) * C + c0 + 8 * v, v);
+      for (int v = 0; v < V; ++v) x[r][k + 1][v] = load(rows[r] + (col0 + k) * C + c0 + kSL * v, v);
     }
   }
   for (i64 o = 0; o < nout; ++o) {
@@ -83,33 +68,33 @@ inline void slide_chunk(const float* const* rows, i64 C, i64 c0, const i64* lane
     for (int r = 0; r < R; ++r) {
       for (int v = 0; v < V; ++v) {
         for (int k = 0; k + 1 < K; ++k) x[r][k][v] = x[r][k + 1][v];
-        x[r][K - 1][v] = load(rows[r] + col * C + c0 + 8 * v, v);
+        x[r][K - 1][v] = load(rows[r] + col * C + c0 + kSL * v, v);
       }
     }
     for (int v = 0; v < V; ++v) {
-      __m256 acc;
+      SVec acc;
       if constexpr (std::is_same<Op, MaxOp>::value) {
-        __m256 t[R * K];
+        SVec t[R * K];
         for (int r = 0; r < R; ++r) {
           for (int k = 0; k < K; ++k) t[r * K + k] = x[r][k][v];
         }
         acc = tree_max<0, R * K>(t);
       } else {
-        acc = s_first(Op{}, x[0][0][v]);
+        acc = vec_first<SV>(Op{}, x[0][0][v]);
         for (int r = 0; r < R; ++r) {
-          for (int k = (r == 0 ? 1 : 0); k < K; ++k) acc = op8(Op{}, acc, x[r][k][v]);
+          for (int k = (r == 0 ? 1 : 0); k < K; ++k) acc = vec_op<SV>(Op{}, acc, x[r][k][v]);
         }
       }
-      if constexpr (D != SlideDiv::none) bad = _mm256_add_ps(bad, _mm256_sub_ps(acc, acc));
-      if constexpr (D == SlideDiv::mul) acc = _mm256_mul_ps(acc, inv);
-      if constexpr (D == SlideDiv::div) acc = _mm256_div_ps(acc, dv);
-      float* d = out + o * C + c0 + 8 * v;
+      if constexpr (D != SlideDiv::none) bad = SV::add(bad, SV::sub(acc, acc));
+      if constexpr (D == SlideDiv::mul) acc = SV::mul(acc, inv);
+      if constexpr (D == SlideDiv::div) acc = SV::div(acc, dv);
+      float* d = out + o * C + c0 + kSL * v;
       if constexpr (Full && Stream) {
-        _mm256_stream_ps(d, acc);
+        SV::store<float, true>(d, acc);
       } else if constexpr (Full) {
-        _mm256_storeu_ps(d, acc);
+        SV::store<float, false>(d, acc);
       } else {
-        s_store(d, acc, lanes[v]);
+        SV::store_n(d, acc, lanes[v], false);
       }
     }
   }
@@ -130,12 +115,12 @@ template <class Op, int R, int K, SlideDiv D>
 bool slide_rkd(const float* const* rows, i64 C, i64 col0, i64 nout, float* NHWCPOOL_RESTRICT out,
                const Divisor<float>* div, i64 rowlen, bool stream) {
   constexpr int V = kSlideVecs;
-  __m256 bad = _mm256_setzero_ps();  // becomes NaN if some sum is inf or NaN (x - x)
-  const __m256 dv = _mm256_set1_ps(div ? div->d : 1.0f), inv = _mm256_set1_ps(div ? div->inv : 1.0f);
+  SVec bad = SV::zero();  // becomes NaN if some sum is inf or NaN (x - x)
+  const SVec dv = SV::set1(div ? div->d : 1.0f), inv = SV::set1(div ? div->inv : 1.0f);
   // Chunks start on chunk-size boundaries (a cache line with AVX-512) when every pixel has the
   // same alignment (NumPy's large arrays start 16 bytes into a line; unaligned chunks touch two
   // lines per tap, measured 1.7x slower), after a shorter head chunk.
-  constexpr std::uintptr_t kChunkBytes = 32 * V;
+  constexpr std::uintptr_t kChunkBytes = sizeof(float) * kSL * V;
   const auto addr = reinterpret_cast<std::uintptr_t>(rows[0] + col0 * C);
   const i64 head = (C * 4) % static_cast<i64>(kChunkBytes) == 0 ? floats_to_boundary(rows[0] + col0 * C, kChunkBytes) : 0;
   // (Full chunks are whole output lines only when they start on the input's lines: head > 0
@@ -146,13 +131,13 @@ bool slide_rkd(const float* const* rows, i64 C, i64 col0, i64 nout, float* NHWCP
   auto chunk = [&](i64 c0, i64 n, i64 o0, i64 m) {
     i64 lanes[V];
     for (int v = 0; v < V; ++v) {
-      const i64 left = n - 8 * v;
-      lanes[v] = left < 0 ? 0 : (left < 8 ? left : 8);
+      const i64 left = n - kSL * v;
+      lanes[v] = left < 0 ? 0 : (left < kSL ? left : kSL);
     }
     const float* pf = c0 + n < C ? rows[R - 1] + c0 + n : rows[R - 1] + rowlen;
-    if (n == 8 * V && nt) {
+    if (n == kSL * V && nt) {
       slide_chunk<Op, R, K, true, D, true>(rows, C, c0, lanes, col0 + o0, m, out + o0 * C, pf, dv, inv, bad);
-    } else if (n == 8 * V) {
+    } else if (n == kSL * V) {
       slide_chunk<Op, R, K, true, D>(rows, C, c0, lanes, col0 + o0, m, out + o0 * C, pf, dv, inv, bad);
     } else {
       slide_chunk<Op, R, K, false, D>(rows, C, c0, lanes, col0 + o0, m, out + o0 * C, pf, dv, inv, bad);
@@ -166,19 +151,19 @@ bool slide_rkd(const float* const* rows, i64 C, i64 col0, i64 nout, float* NHWCP
     // tail on their own (masked chunks cost about twice a full one; 3x3/s1/p1 max over
     // (8,56,56,128), in and out 16 bytes past a line, one thread: 1.42 -> 0.98 ms, as aligned;
     // over 16 channels 2.2x, 3x3/s1/p1 average with count_include_pad=False over 256 1.19x).
-    const i64 wrap = C - (8 * V - head);
+    const i64 wrap = C - (kSL * V - head);
     chunk(0, head, 0, 1);
-    for (i64 c0 = head; c0 < wrap; c0 += 8 * V) chunk(c0, 8 * V, 0, nout);
-    chunk(wrap, 8 * V, 0, nout - 1);  // its last column's next pixel is past the full windows
+    for (i64 c0 = head; c0 < wrap; c0 += kSL * V) chunk(c0, kSL * V, 0, nout);
+    chunk(wrap, kSL * V, 0, nout - 1);  // its last column's next pixel is past the full windows
     chunk(wrap, C - wrap, nout - 1, 1);
   } else {
     for (i64 c0 = 0, c1 = 0; c0 < C; c0 = c1) {
-      c1 = c0 == 0 && head > 0 ? head : c0 + 8 * V;
+      c1 = c0 == 0 && head > 0 ? head : c0 + kSL * V;
       if (c1 > C) c1 = C;
       chunk(c0, c1 - c0, 0, nout);
     }
   }
-  return _mm256_movemask_ps(_mm256_cmp_ps(bad, bad, _CMP_UNORD_Q)) == 0;
+  return !SV::has_nan(bad);
 }
 
 template <class Op, int R, int K>
@@ -213,4 +198,4 @@ bool slide(const float* const* rows, i64 R, i64 K, i64 C, i64 col0, i64 nout, fl
     default: return true;  // not reached: slide_applies
   }
 }
-#endif  // __AVX2__ (see running_fused.hpp for the #else)
+#endif  // NHWCPOOL_VEC_BLOCKS (see running_fused.hpp for the #else)
