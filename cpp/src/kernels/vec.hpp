@@ -96,6 +96,9 @@ struct Vec<float, 16> {
 };
 using VecF = Vec<float, 16>;
 
+#elif defined(__ARM_NEON) && defined(__aarch64__)
+#include "vec_neon.hpp"  // Vec<float, 4>
+
 #elif defined(NHWCPOOL_VEC_BLOCKS)
 template <>
 struct Vec<float, 8> {
