@@ -12,6 +12,9 @@ namespace nhwcpool {
 //   data + n*stride_n + c*stride_c + h*stride_h + w*itemsize (stride_c != 0: planar, e.g. NCHW)
 // (strides in bytes, may be negative): every (w, c) row, or with stride_c every w row of a
 // channel plane, is contiguous. Output arrays are C-contiguous (N, OH, OW, C) either way.
+// Input and output pointers (and strides) must be aligned to their element type (the kernels
+// load floats and integers directly); no larger alignment is needed. The Python bindings
+// accept only aligned arrays (or copy the input into one).
 struct InputView {
   const void* data = nullptr;
   std::int64_t stride_n = 0;

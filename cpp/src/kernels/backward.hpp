@@ -39,28 +39,10 @@
 // Unlike the files kernels/all.hpp includes, this one is its own translation unit (kept apart
 // from the forward kernels, whose inlining is sensitive to what shares their file); it reuses
 // their float16 conversions and scratch blocks by including those fragments below.
-#include <cstdint>
-#include <cstring>
-#include <new>
+#include "prelude.hpp"  // standard and intrinsic headers, NHWCPOOL_F16C, NHWCPOOL_RESTRICT
 
 #include "nhwcpool/backward.hpp"
 #include "nhwcpool/parallel.hpp"
-
-#if defined(__x86_64__) || defined(_M_X64) || defined(__i386__) || defined(_M_IX86)
-#include <immintrin.h>
-#endif
-
-// (as kernels/all.hpp defines them for its fragments)
-#if defined(__F16C__) || (defined(_MSC_VER) && defined(__AVX2__))
-#define NHWCPOOL_F16C 1
-#endif
-#if defined(__GNUC__) || defined(__clang__)
-#define NHWCPOOL_RESTRICT __restrict__
-#elif defined(_MSC_VER)
-#define NHWCPOOL_RESTRICT __restrict
-#else
-#define NHWCPOOL_RESTRICT
-#endif
 
 namespace nhwcpool {
 namespace NHWCPOOL_ISA {

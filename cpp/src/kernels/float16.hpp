@@ -55,7 +55,7 @@ inline std::uint16_t float_to_half(float f) {
   return static_cast<std::uint16_t>(o | sign);
 }
 
-void half_to_float_row(const half_t* NHWCPOOL_RESTRICT src, float* NHWCPOOL_RESTRICT dst, i64 n) {
+[[maybe_unused]] void half_to_float_row(const half_t* NHWCPOOL_RESTRICT src, float* NHWCPOOL_RESTRICT dst, i64 n) {
   i64 i = 0;
 #ifdef NHWCPOOL_F16C
   for (const i64 n8 = n - n % 8; i < n8; i += 8) {
@@ -66,7 +66,7 @@ void half_to_float_row(const half_t* NHWCPOOL_RESTRICT src, float* NHWCPOOL_REST
   for (; i < n; ++i) dst[i] = half_to_float(src[i].bits);
 }
 
-void float_to_half_row(const float* NHWCPOOL_RESTRICT src, half_t* NHWCPOOL_RESTRICT dst, i64 n) {
+[[maybe_unused]] void float_to_half_row(const float* NHWCPOOL_RESTRICT src, half_t* NHWCPOOL_RESTRICT dst, i64 n) {
   i64 i = 0;
 #ifdef NHWCPOOL_F16C
   for (const i64 n8 = n - n % 8; i < n8; i += 8) {

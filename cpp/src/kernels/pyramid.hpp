@@ -21,30 +21,13 @@
 // threads, or its sums would overflow the pass's accumulator type, the pass ends there, writes
 // level l1's exact sums (a small buffer: f**(2*l1) times smaller than the input) and a next
 // pass continues from them, with the same order of operations.
-#include <algorithm>
-#include <cmath>
-#include <cstdint>
-#include <cstring>
-#include <limits>
-#include <memory>
 #include <stdexcept>
-#include <type_traits>
 #include <vector>
+
+#include "prelude.hpp"  // standard and intrinsic headers, NHWCPOOL_RESTRICT
 
 #include "nhwcpool/parallel.hpp"
 #include "nhwcpool/pyramid.hpp"
-
-#if defined(__AVX2__)
-#include <immintrin.h>
-#endif
-
-#if defined(__GNUC__) || defined(__clang__)
-#define NHWCPOOL_PYR_RESTRICT __restrict__
-#elif defined(_MSC_VER)
-#define NHWCPOOL_PYR_RESTRICT __restrict
-#else
-#define NHWCPOOL_PYR_RESTRICT
-#endif
 
 #ifndef NHWCPOOL_ISA
 #error "define NHWCPOOL_ISA to the instruction-set namespace before including kernels/pyramid.hpp"
@@ -78,55 +61,23 @@ inline Wide wide_negate(Wide a) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// float16 <-> float, bit-exact (round to nearest even; a NaN keeps the top of its payload and
-// comes out quiet).
-inline float bits_float(std::uint32_t u) {
-  float f;
-  std::memcpy(&f, &u, 4);
-  return f;
-}
-inline std::uint32_t float_bits(float f) {
-  std::uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-inline float half_float(std::uint16_t h) {
-  const std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
-  const std::uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
-  if (exp == 0) return bits_float(float_bits(static_cast<float>(mant) * (1.0f / 16777216.0f)) | sign);
-  if (exp == 31) return bits_float(sign | 0x7f800000u | (mant << 13) | (mant ? 0x400000u : 0u));
-  return bits_float(sign | ((exp + 112u) << 23) | (mant << 13));
-}
-inline std::uint16_t float_half(float f) {
-  std::uint32_t x = float_bits(f);
-  const std::uint32_t sign = (x >> 16) & 0x8000u;
-  x &= 0x7fffffffu;
-  std::uint32_t o;
-  if (x >= 0x7f800000u) {
-    o = 0x7c00u | (x > 0x7f800000u ? 0x200u | ((x >> 13) & 0x3ffu) : 0u);
-  } else if (x >= 0x477ff000u) {
-    o = 0x7c00u;
-  } else if (x < 0x38800000u) {  // subnormal or zero: the FPU rounds the addition
-    o = float_bits(bits_float(x) + 0.5f) - 0x3f000000u;
-  } else {
-    const std::uint32_t odd = (x >> 13) & 1u;
-    x += 0xc8000fffu + odd;
-    o = x >> 13;
-  }
-  return static_cast<std::uint16_t>(o | sign);
-}
+// float16 <-> float (float16.hpp: round to nearest even; a NaN keeps the top of its payload
+// and comes out quiet).
+#include "float16.hpp"
+#include "rounding.hpp"  // round_clamp
+
 // float64 -> float16 with one rounding: round to float32 by "round to odd" (a float32 with 13
 // more bits than float16 then rounds correctly to it; Boldo and Melquiond's rule).
 inline std::uint16_t double_half(double d) {
   float f = static_cast<float>(d);
   if (std::isfinite(f) && static_cast<double>(f) != d) {
-    std::uint32_t b = float_bits(f);
+    std::uint32_t b = float_to_bits(f);
     if ((b & 1u) == 0) {
       if (std::fabs(static_cast<double>(f)) > std::fabs(d)) --b; else ++b;
-      f = bits_float(b);
+      f = bits_to_float(b);
     }
   }
-  return float_half(f);
+  return float_to_half(f);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -137,7 +88,7 @@ template <> struct Value<half_t> { using type = float; };
 template <class A, class S>
 inline A to_acc(S v) {
   if constexpr (std::is_same<S, half_t>::value) {
-    return static_cast<A>(half_float(v.bits));
+    return static_cast<A>(half_to_float(v.bits));
   } else if constexpr (std::is_same<A, Wide>::value) {
     if constexpr (std::is_same<S, Wide>::value) {
       return v;
@@ -189,18 +140,6 @@ inline I clip_signed(bool neg, u64 mag) {
   return mag > hi ? std::numeric_limits<I>::max() : static_cast<I>(mag);
 }
 
-// Round half to even and clip; NaN -> 0 (as avg_pool2d(..., dtype=)).
-template <class I>
-inline I round_clip(double v) {
-  if (v != v) return I(0);
-  v = std::nearbyint(v);
-  constexpr double lo = static_cast<double>(std::numeric_limits<I>::lowest());
-  constexpr double hi = static_cast<double>(std::numeric_limits<I>::max());
-  if (v <= lo) return std::numeric_limits<I>::lowest();
-  if (v >= hi) return std::numeric_limits<I>::max();
-  return static_cast<I>(v);
-}
-
 template <class O>
 inline O from_double(double v) {
   if constexpr (std::is_same<O, half_t>::value) {
@@ -208,7 +147,7 @@ inline O from_double(double v) {
   } else if constexpr (std::is_floating_point<O>::value) {
     return static_cast<O>(v);
   } else {
-    return round_clip<O>(v);
+    return round_clamp<O>(v);
   }
 }
 
@@ -290,12 +229,12 @@ inline O value_as(V v) {
   if constexpr (std::is_same<O, V>::value) {
     return v;
   } else if constexpr (std::is_same<O, half_t>::value) {
-    if constexpr (std::is_same<V, float>::value) return half_t{float_half(v)};
+    if constexpr (std::is_same<V, float>::value) return half_t{float_to_half(v)};
     else return half_t{double_half(static_cast<double>(v))};
   } else if constexpr (std::is_floating_point<O>::value) {
     return static_cast<O>(v);
   } else if constexpr (std::is_floating_point<V>::value) {
-    return round_clip<O>(static_cast<double>(v));
+    return round_clamp<O>(static_cast<double>(v));
   } else {
     bool neg;
     u64 hi, lo;

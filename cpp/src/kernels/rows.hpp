@@ -1,4 +1,4 @@
-// Row primitives: copy_from, combine, combine_from, fill, round_clamp, store_convert.
+// Row primitives: copy_from, combine, combine_from, fill, store_convert (round_clamp: rounding.hpp).
 //
 // Part of the per-ISA kernel source: included only by kernels/all.hpp, inside namespace
 // nhwcpool::NHWCPOOL_ISA and its anonymous namespace, after the files listed before it there.
@@ -58,17 +58,6 @@ inline void combine_from(A* NHWCPOOL_RESTRICT dst, const Tin* NHWCPOOL_RESTRICT 
 template <class A>
 inline void fill(A* dst, A v, i64 n) {
   for (i64 i = 0; i < n; ++i) dst[i] = v;
-}
-
-template <class I>
-inline I round_clamp(double v) {
-  if (v != v) return I(0);
-  v = std::nearbyint(v);
-  constexpr double lo = static_cast<double>(std::numeric_limits<I>::lowest());
-  constexpr double hi = static_cast<double>(std::numeric_limits<I>::max());
-  if (v <= lo) return std::numeric_limits<I>::lowest();
-  if (v >= hi) return std::numeric_limits<I>::max();
-  return static_cast<I>(v);
 }
 
 // Final conversion of a row of means (float or double) to the requested output dtype.

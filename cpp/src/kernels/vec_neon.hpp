@@ -7,7 +7,7 @@
 //
 // Part of the per-ISA kernel source: included only by vec.hpp (for kernels/all.hpp), inside
 // namespace nhwcpool::NHWCPOOL_ISA and its anonymous namespace; <arm_neon.h> is included by
-// all.hpp.
+// prelude.hpp (with NHWCPOOL_NEON).
 //
 // Where NEON differs from x86 and what is done about it:
 //  * max: FMAX/FMAXNM (vmaxq_f32, vmaxnmq_f32) return the other operand or the default NaN on
