@@ -181,6 +181,7 @@ if ((counts)); then
 2x2/s2_avg_h_(1,32,32,64)           havg 1 32 32 64 2 2 0
 2x2/s2_avg_h_(1,32,32,16)_runs      havg 1 32 32 16 2 2 0
 2x2/s2_max_(16,24,24,3)_small_C     max 16 24 24 3 2 2 0
+2x2/s2_avg_(16,24,24,3)_small_C     avg 16 24 24 3 2 2 0
 global_avg_(4,7,7,512)              gavg 4 7 7 512 7 1 0
 EOF
 fi

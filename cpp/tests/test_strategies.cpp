@@ -521,13 +521,18 @@ const Entry kEntries[] = {
     {S(rows_shifted), kAll, Kind::ints, Op::max, DType::i8, 2, 8, 10, 3, ax(2, 2), ax(2, 2), false},
     {S(rows_shifted), kAll, Kind::ints, Op::avg, DType::u8, 2, 9, 11, 7, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
     // small-C gather straight from the input rows (every window inside the row)
-    {S(gather_fused), kA2 | kA5, Kind::ints, Op::max, DType::f32, 2, 8, 10, 3, ax(2, 2), ax(2, 2), false},
-    {S(gather_fused), kA2 | kA5, Kind::ints, Op::avg, DType::f32, 2, 8, 10, 3, ax(2, 2), ax(2, 2), false},
-    {S(gather_fused), kA2 | kA5, Kind::ints, Op::max, DType::f32, 1, 6, 50, 1, ax(3, 3), ax(3, 3), false},
+    {S(gather_fused), kV, Kind::ints, Op::max, DType::f32, 2, 8, 10, 3, ax(2, 2), ax(2, 2), false},
+    {S(gather_fused), kV, Kind::ints, Op::avg, DType::f32, 2, 8, 10, 3, ax(2, 2), ax(2, 2), false},
+    {S(gather_fused), kV, Kind::ints, Op::max, DType::f32, 1, 6, 50, 1, ax(3, 3), ax(3, 3), false},
     {S(gather_fused), kA5, Kind::ints, Op::max, DType::f32, 2, 7, 33, 15, ax(2, 2), ax(2, 2), false},  // (AVX2: 15 floats > 8 lanes)
     // small-C gather over the row buffer (padding: edge windows apart)
     {S(gather_row), kA2 | kA5, Kind::ints, Op::max, DType::f32, 2, 11, 37, 3, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
     {S(gather_row), kA2 | kA5, Kind::ints, Op::avg, DType::f32, 2, 11, 37, 3, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    // ... spans of at most 8 floats (two NEON registers)
+    {S(gather_row), kV, Kind::ints, Op::max, DType::f32, 2, 11, 37, 2, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    {S(gather_row), kV, Kind::special, Op::max, DType::f32, 2, 11, 37, 2, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    {S(gather_row), kV, Kind::ints, Op::avg, DType::f32, 1, 9, 21, 1, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    {S(gather_fused), kV, Kind::special, Op::max, DType::f32, 2, 8, 10, 3, ax(2, 2), ax(2, 2), false},
     // running max/sums (van Herk/Gil-Werman) along W and H, unfused (no vector form for the type)
     {S(running_w), kAll, Kind::ints, Op::max, DType::i16, 2, 7, 23, 5, ax(6, 1, 1, 3), ax(6, 1, 1, 3), false},
     {S(running_h), kAll, Kind::ints, Op::max, DType::i16, 2, 7, 23, 5, ax(6, 1, 1, 3), ax(6, 1, 1, 3), false},
@@ -593,8 +598,8 @@ const Entry kEntries[] = {
     {S(wide), kAll, Kind::ints, Op::max, DType::f32, 2, 5, 5, 64, ax(5, 1), ax(5, 1), false},
     {S(wide), kAll, Kind::ints, Op::avg, DType::i16, 2, 8, 10, 40, ax(2, 2), ax(2, 2), false},
     {S(wide), kB | kA2, Kind::ints, Op::max, DType::u8, 2, 8, 10, 64, ax(2, 2), ax(2, 2), false},
-    {S(wide_f32_groups), kA2 | kA5, Kind::ints, Op::avg, DType::f32, 2, 5, 5, 64, ax(5, 1), ax(5, 1), false},
-    {S(wide_f32_groups), kA2 | kA5, Kind::ints, Op::avg, DType::f32, 1, 7, 7, 1000, ax(7, 1), ax(7, 1), false},
+    {S(wide_f32_groups), kV, Kind::ints, Op::avg, DType::f32, 2, 5, 5, 64, ax(5, 1), ax(5, 1), false},
+    {S(wide_f32_groups), kV, Kind::ints, Op::avg, DType::f32, 1, 7, 7, 1000, ax(7, 1), ax(7, 1), false},
     {S(argmax_wide), kAll, Kind::ints, Op::argmax, DType::f32, 2, 5, 5, 64, ax(5, 1), ax(5, 1), false},
     {S(argmax_wide), kAll, Kind::ints, Op::argmax, DType::f16, 2, 8, 10, 40, ax(2, 2), ax(2, 2), false},
     // float32 average rows redone in float64 (overflowing sums, NaN, inf)

@@ -1,11 +1,12 @@
 // The running passes of both axes fused per channel vector (vhgw_row_fused) with the VT<T>
 // vector forms, then kSlideStreams; after #else, the stand-ins of slide.hpp, slide_cols.hpp
-// and this file for builds without AVX2.
+// and this file for builds without AVX2 (and NEON: the VT<T> and s_* forms are still x86
+// intrinsics, and slide_cols.hpp takes slide.hpp's SlideDiv).
 //
 // Part of the per-ISA kernel source: included only by kernels/all.hpp, inside namespace
 // nhwcpool::NHWCPOOL_ISA and its anonymous namespace, after the files listed before it there.
 
-#if defined(__AVX2__)
+#if defined(NHWCPOOL_VEC_BLOCKS) && !defined(NHWCPOOL_NEON)
 // The running passes of both axes (vhgw_axis along H, then along W) for one output row, fused
 // per channel vector: the row's value at column x is Op(a[x], b[x]) (the vertical pass's
 // block suffix and prefix; b: nullptr for a suffix alone, or a: a finished row), taken one
@@ -23,7 +24,7 @@
 // redone on one) was no faster: these loops wait on loads, not on the max.)
 constexpr bool kVhgwRowFused = true;
 
-// The vector forms these passes need, per accumulator type: float32 (the g_* helpers) and
+// The vector forms these passes need, per accumulator type: float32 (GV) and
 // float64 (the average's accumulator for windows over 64 cells, and float64 max).
 template <class E>
 struct VT;
@@ -31,18 +32,18 @@ template <>
 struct VT<float> {
   using V = GVec;
   static constexpr i64 kL = kGL;
-  static V load(const float* p, i64 n) { return g_load(p, n); }
-  static V load_full(const float* p) { return g_load_full(p); }
-  static void store(float* p, V v, i64 n, bool whole) { g_store(p, v, n, whole); }
-  static void store_full(float* p, V v) { g_store_full(p, v, false); }
-  static V set1(float x) { return g_set1(x); }
+  static V load(const float* p, i64 n) { return GV::load_n(p, n); }
+  static V load_full(const float* p) { return GV::load<float>(p); }
+  static void store(float* p, V v, i64 n, bool whole) { GV::store_n(p, v, n, whole); }
+  static void store_full(float* p, V v) { GV::store<float, false>(p, v); }
+  static V set1(float x) { return GV::set1(x); }
   template <class Op>
   static V op(V acc, V v) {
-    return g_op(Op{}, acc, v);
+    return vec_op<GV>(Op{}, acc, v);
   }
   template <class Op>
   static V first(V v) {
-    return g_first(Op{}, v);
+    return vec_first<GV>(Op{}, v);
   }
 };
 #if defined(__AVX512F__)

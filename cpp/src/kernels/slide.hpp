@@ -16,7 +16,8 @@
 // re-read 9 taps per output from L2 and ran 3.5 ms; XNNPACK's multipass pooling reuses rows
 // in the same spirit.)
 constexpr i64 kSlideColsMax = 8;  // slide_cols: most columns and rows
-#if defined(__AVX2__)
+// (NEON: not yet; its s_* forms are still x86 intrinsics, see running_fused.hpp's #else.)
+#if defined(NHWCPOOL_VEC_BLOCKS) && !defined(NHWCPOOL_NEON)
 #define NHWCPOOL_SLIDE 1
 #if defined(__AVX512F__)
 constexpr int kSlideVecs = 2;  // 16 floats per chunk: one cache line per tap (of 32 registers)
@@ -31,13 +32,13 @@ inline void s_store(float* p, __m256 v, i64 n) {
 }
 #else
 constexpr int kSlideVecs = 1;  // 8 floats per chunk (of 16 registers)
-// (g_mask, the gather's AVX2 lane mask, is the same 8-lane mask.)
-inline __m256 s_load(const float* p, i64 n) { return n >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, g_mask(n)); }
+// (GV::mask, the AVX2 lane mask, is the same 8-lane mask.)
+inline __m256 s_load(const float* p, i64 n) { return n >= 8 ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, GV::mask(n)); }
 inline void s_store(float* p, __m256 v, i64 n) {
   if (n >= 8) {
     _mm256_storeu_ps(p, v);
   } else {
-    _mm256_maskstore_ps(p, g_mask(n), v);
+    _mm256_maskstore_ps(p, GV::mask(n), v);
   }
 }
 #endif
@@ -213,4 +214,4 @@ bool slide(const float* const* rows, i64 R, i64 K, i64 C, i64 col0, i64 nout, fl
     default: return true;  // not reached: slide_applies
   }
 }
-#endif  // __AVX2__ (see running_fused.hpp for the #else)
+#endif  // NHWCPOOL_VEC_BLOCKS (see running_fused.hpp for the #else)

@@ -1,10 +1,11 @@
 // Column slide (slide_cols): stride-1 windows of 4 to kSlideColsMax columns over wide float32
-// pixels, with the g_* helpers it adds. AVX2 and up (stand-ins: end of running_fused.hpp).
+// pixels, over the build's float vector (GV, small_c_gather.hpp). AVX2 and up (stand-ins:
+// end of running_fused.hpp).
 //
 // Part of the per-ISA kernel source: included only by kernels/all.hpp, inside namespace
 // nhwcpool::NHWCPOOL_ISA and its anonymous namespace, after the files listed before it there.
 
-#if defined(__AVX2__)
+#if defined(NHWCPOOL_VEC_BLOCKS) && !defined(NHWCPOOL_NEON)  // (NEON: needs slide.hpp's SlideDiv)
 // The column form, for the separable path's stride-1 windows of 4 to kSlideColsMax columns
 // over wide float32 pixels (slide_cols_applies). Along the output row, each step reduces the
 // window's new input column over the R window rows in registers (in row order, as the row pass
@@ -17,44 +18,12 @@
 // average over (1,40,40,512) 0.72 -> 0.48 ms. Keeping the columns in registers instead, by
 // walking one channel chunk along the row as slide() does, measured 1.3x slower than the
 // passes: with R rows of 1-2 KB pixels, each of its steps misses R lines.)
-#if defined(__AVX512F__)
-inline GVec g_set1(float v) { return _mm512_set1_ps(v); }
-inline GVec g_sub(GVec a, GVec b) { return _mm512_sub_ps(a, b); }
-inline GVec g_mul(GVec a, GVec b) { return _mm512_mul_ps(a, b); }
-inline GVec g_div(GVec a, GVec b) { return _mm512_div_ps(a, b); }
-inline void g_store_full(float* p, GVec v, bool stream) {
-  if (stream) {
-    _mm512_stream_ps(p, v);
-  } else {
-    _mm512_storeu_ps(p, v);
-  }
-}
-inline bool g_any_nan(GVec v) { return _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q) != 0; }
-#else
-inline GVec g_set1(float v) { return _mm256_set1_ps(v); }
-inline GVec g_sub(GVec a, GVec b) { return _mm256_sub_ps(a, b); }
-inline GVec g_mul(GVec a, GVec b) { return _mm256_mul_ps(a, b); }
-inline GVec g_div(GVec a, GVec b) { return _mm256_div_ps(a, b); }
-inline void g_store_full(float* p, GVec v, bool stream) {
-  if (stream) {
-    _mm256_stream_ps(p, v);
-  } else {
-    _mm256_storeu_ps(p, v);
-  }
-}
-inline bool g_any_nan(GVec v) { return _mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)) != 0; }
-#endif
-
-// A scan's first element, as s_first: sums start from 0 (0 + -0 is +0).
-inline GVec g_first(MaxOp, GVec v) { return v; }
-inline GVec g_first(SumOp, GVec v) { return g_op(SumOp{}, g_zero(), v); }
-
 template <class Op, int K, SlideDiv D>
 bool slide_cols_kd(const float* const* rows, i64 R, i64 W, i64 C, i64 col0, i64 nout, float* NHWCPOOL_RESTRICT out,
                    const Divisor<float>* div, float* NHWCPOOL_RESTRICT ring, bool stream) {
-  GVec bad = g_zero();  // becomes NaN if some sum is inf or NaN (x - x)
-  const GVec dv = g_set1(div ? div->d : 1.0f), inv = g_set1(div ? div->inv : 1.0f);
-  const GVec identity = g_set1(Op::template identity<float>());
+  GVec bad = GV::zero();  // becomes NaN if some sum is inf or NaN (x - x)
+  const GVec dv = GV::set1(div ? div->d : 1.0f), inv = GV::set1(div ? div->inv : 1.0f);
+  const GVec identity = GV::set1(Op::template identity<float>());
   // Chunks start on the input's vector boundaries when every pixel has the same alignment, after
   // a shorter head chunk, as in slide_rkd: NumPy's large arrays start 16 bytes into a line,
   // and then every unaligned vector touches two lines. Only for pixels of 16 vectors or more,
@@ -69,12 +38,19 @@ bool slide_cols_kd(const float* const* rows, i64 R, i64 W, i64 C, i64 col0, i64 
   const bool nt = stream && (C * 4) % 64 == 0 &&
                   (reinterpret_cast<std::uintptr_t>(out + head)) % 64 == 0;
   const i64 Cf = head + (C - head) / kGL * kGL, tail = C - Cf;  // head, full vectors, then a masked one
+  auto store_full = [](float* p, GVec v, bool nt_store) {
+    if (nt_store) {
+      GV::store<float, true>(p, v);
+    } else {
+      GV::store<float, false>(p, v);
+    }
+  };
   const float* rx[kSlideColsMax];                                 // the R rows at the current column
   // Column x over the R rows, lanes [c, c + n) (n >= kGL: a full vector).
   auto column = [&](bool in, i64 c, i64 n) {
     if (!in) return identity;  // padding
-    GVec t = g_first(Op{}, g_load(rx[0] + c, n));
-    for (i64 q = 1; q < R; ++q) t = g_op(Op{}, t, g_load(rx[q] + c, n));
+    GVec t = vec_first<GV>(Op{}, GV::load_n(rx[0] + c, n));
+    for (i64 q = 1; q < R; ++q) t = vec_op<GV>(Op{}, t, GV::load_n(rx[q] + c, n));
     return t;
   };
   auto at = [&](i64 x) {  // point rx at column x; false in the padding
@@ -87,7 +63,7 @@ bool slide_cols_kd(const float* const* rows, i64 R, i64 W, i64 C, i64 col0, i64 
     float* slot = ring + k * C;
     for (i64 c = 0; c < C;) {
       const i64 n = c == 0 && head > 0 ? head : (C - c < kGL ? C - c : kGL);
-      g_store(slot + c, column(in, c, n), n, false);
+      GV::store_n(slot + c, column(in, c, n), n, false);
       c += n;
     }
   }
@@ -99,20 +75,20 @@ bool slide_cols_kd(const float* const* rows, i64 R, i64 W, i64 C, i64 col0, i64 
     float* d = out + o * C;
     auto window = [&](i64 c, i64 n) {
       const GVec cs = column(in, c, n);
-      if (slot != nullptr) g_store(slot + c, cs, n, false);
-      GVec acc = g_first(Op{}, g_load(sp[0] + c, n));
-      for (int k = 1; k + 1 < K; ++k) acc = g_op(Op{}, acc, g_load(sp[k] + c, n));
-      acc = g_op(Op{}, acc, cs);
-      if constexpr (D != SlideDiv::none) bad = g_op(SumOp{}, bad, g_sub(acc, acc));
-      if constexpr (D == SlideDiv::mul) acc = g_mul(acc, inv);
-      if constexpr (D == SlideDiv::div) acc = g_div(acc, dv);
+      if (slot != nullptr) GV::store_n(slot + c, cs, n, false);
+      GVec acc = vec_first<GV>(Op{}, GV::load_n(sp[0] + c, n));
+      for (int k = 1; k + 1 < K; ++k) acc = vec_op<GV>(Op{}, acc, GV::load_n(sp[k] + c, n));
+      acc = vec_op<GV>(Op{}, acc, cs);
+      if constexpr (D != SlideDiv::none) bad = GV::add(bad, GV::sub(acc, acc));
+      if constexpr (D == SlideDiv::mul) acc = GV::mul(acc, inv);
+      if constexpr (D == SlideDiv::div) acc = GV::div(acc, dv);
       return acc;
     };
-    if (head > 0) g_store(d, window(0, head), head, false);
-    for (i64 c = head; c < Cf; c += kGL) g_store_full(d + c, window(c, kGL), nt);
-    if (tail > 0) g_store(d + Cf, window(Cf, tail), tail, false);
+    if (head > 0) GV::store_n(d, window(0, head), head, false);
+    for (i64 c = head; c < Cf; c += kGL) store_full(d + c, window(c, kGL), nt);
+    if (tail > 0) GV::store_n(d + Cf, window(Cf, tail), tail, false);
   }
-  return !g_any_nan(bad);
+  return !GV::has_nan(bad);
 }
 
 template <class Op, int K>
@@ -167,4 +143,4 @@ bool slide_cols_row(const float* const* rows, i64 R, const Geometry& g, const Ax
   for (i64 o = fe; o < g.OW; ++o) windows(o, 1);
   return finite;
 }
-#endif  // __AVX2__
+#endif  // NHWCPOOL_VEC_BLOCKS && !NHWCPOOL_NEON

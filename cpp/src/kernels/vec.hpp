@@ -1,28 +1,61 @@
-// The vector layer of the fused direct kernels (fused.hpp): Vec<float, 16> (AVX-512: __m512,
-// __mmask16 tails) and Vec<float, 8> (AVX2 + F16C: __m256, lane-mask tails), each carrying
-// exactly what those kernels use; VecF names the one this ISA's build uses, and
-// NHWCPOOL_VEC_BLOCKS says whether there is one. vec_dispatch picks a kernel instantiation per
-// block size.
+// The one vector layer of the kernels: Vec<T, N>, a set of static functions over one register
+// type per (element type, lane count), specialised per instruction set in vec_avx512.hpp and
+// vec_avx2.hpp (included below); VecF names the build's float vector, NHWCPOOL_VEC_BLOCKS
+// (blocks.hpp) says whether there is one. Written once over it: the fused direct kernels
+// (fused.hpp), the small-C gather (small_c_gather.hpp), the sliding windows (slide.hpp,
+// slide_cols.hpp), the fused running passes (running_fused.hpp) and the wide float32 sums
+// (wide.hpp). vec_dispatch picks a kernel instantiation per block size.
 //
 // Part of the per-ISA kernel source: included only by kernels/all.hpp, inside namespace
 // nhwcpool::NHWCPOOL_ISA and its anonymous namespace, after the files listed before it there.
 //
 // A Vec is a set of static functions over the raw register type (Vec::reg), not a wrapper
-// object, so the kernels' register arrays are arrays of __m512 / __m256 as before and the
-// AVX-512 build's code is the one the hand-written z_* kernels gave. The layer is our own:
-// Google Highway (the library for this) is installable here only at 1.0.3, without LoadN /
-// StoreN. Shape of the idea as in PyTorch's Vectorized<T> and YNNPACK's simd::vec<T, N>.
+// object, so the kernels' register arrays are arrays of __m512 / __m256 and the compiler sees
+// the code hand-written intrinsics gave (the per-ISA forms below are the ones the strategies
+// used before they moved here). The layer is our own: Google Highway (the library for this)
+// is installable here only at 1.0.3, without two-table lookups or LoadN / StoreN. Shape of the
+// idea as in PyTorch's Vectorized<T> (aten/src/ATen/cpu/vec) and YNNPACK's ynnpack/base/simd/
+// (one generic header, one file per instruction set).
 //
-// Operations (float lanes; T is float or half_t, float16 widened on load and rounded to
-// nearest even on store, as float_to_half_row):
-//   zero, load<T>(p), load_tail<T>(p, tail), store<T, Stream>(p, x), store_tail<T>(p, tail, x),
-//   add, mul, div, max (PyTorch-exact: MaxOp's rule, see below),
-//   Bad / no_bad / or_bad(bad, x) / any_bad(bad): the sticky "a lane is inf or NaN" test,
-//   tail_of(rem): the tail of a block whose last vector holds rem (1 .. N-1) lanes.
-// max(acc, x) is MaxOp::f(acc, x) lane for lane: x when x > acc or x is NaN, else acc. So a
-// NaN accumulator stays (maxps returns its second operand when either is NaN), the first of
-// equal values stays (including +0 before -0 and -0 before +0), and a NaN x comes in with its
-// payload.
+// The specialisations: AVX-512 Vec<float, 16>, Vec<float, 8> (256-bit with mask registers,
+// the sliding window's), Vec<double, 8>; AVX2 + F16C Vec<float, 8>, Vec<double, 4>; aarch64
+// NEON Vec<float, 4> (vec_neon.hpp). Each
+// carries only what its users need; a strategy names the vector it uses (VecF, or a per-build
+// choice) and never a lane count other than V::N.
+//
+// Operations (x, a, b, acc: V::reg; lanes of V::N elements of type E = float or double):
+//   zero(), set1(e)                    all lanes +0 / e
+//   load<T>(p), store<T, Stream>(p, x) N lanes at p (unaligned); T = E, or half_t for the
+//                                      float Vecs of the fused kernels (widened on load,
+//                                      rounded to nearest even on store); Stream: non-temporal
+//   Mask, mask(n)                      the lanes [0, n), n in 0..N
+//   load_n(p, n), load_n(p, n, m)      lanes [0, n) from p (n in 0..N; none read beyond them),
+//                                      the others +0; m = mask(n) precomputed
+//   store_n(p, x, n, whole), store_n(p, x, n, whole, m)
+//                                      writes lanes [0, n) at p; with `whole` it may also
+//                                      write lanes [n, N) (the caller owns them: AVX2 then
+//                                      avoids its slow masked stores)
+//   Tail, tail_of(rem), load_tail<T>(p, tail), store_tail<T>(p, tail, x)
+//                                      the fused kernels' last partial vector (rem in 1..N-1;
+//                                      also float16)
+//   add, sub, mul, div                 lane for lane, IEEE (no contraction)
+//   max(acc, x)                        PyTorch-exact, MaxOp::f lane for lane: x where x > acc
+//                                      or x is NaN, else acc. So a NaN accumulator stays, a NaN
+//                                      x comes in with its payload, and the first of equal
+//                                      values stays (also +0 before -0 and -0 before +0).
+//   max_plain(acc, x)                  x where x > acc, else acc (either NaN gives acc): the
+//                                      same bits as max when no lane is NaN; with or_nan, the
+//                                      caller redoes the work with max when one was
+//   Nan, no_nan(), or_nan(f, a, b), any_nan(f)
+//                                      a sticky "some lane of a or b was NaN" flag
+//   has_nan(x)                         some lane of x is NaN
+//   Bad, no_bad(), or_bad(bad, x), any_bad(bad)
+//                                      a sticky "some lane was inf or NaN" flag
+//   Index, index(v), permute2(a, b, i) two-table permute: lane j of the result is lane v[j] of
+//                                      the 2N lanes a:b (v: N int32 in 0 .. 2N-1, prepared
+//                                      once by index)
+// And over any V: vec_op<V>(Op, acc, x) (MaxOp: max, SumOp: add) and vec_first<V>(Op, x) (a
+// scan's first element: x for max, 0 + x for sums, as Op::first).
 
 // (NHWCPOOL_VEC_BLOCKS and kVecBlocks are set in blocks.hpp.)
 
@@ -30,156 +63,34 @@ template <class T, int N>
 struct Vec;
 
 #ifdef NHWCPOOL_ZMM_BLOCKS
-template <>
-struct Vec<float, 16> {
-  static constexpr int N = 16;
-  using reg = __m512;
-  using Tail = __mmask16;
-  using Bad = __mmask16;
-  static NHWCPOOL_ALWAYS_INLINE inline Tail tail_of(int rem) { return static_cast<Tail>((std::uint64_t{1} << rem) - 1u); }
-  static NHWCPOOL_ALWAYS_INLINE inline reg zero() { return _mm512_setzero_ps(); }
-  template <class T>
-  static NHWCPOOL_ALWAYS_INLINE inline reg load(const T* p) {
-    if constexpr (std::is_same<T, float>::value) {
-      return _mm512_loadu_ps(p);
-    } else {
-      return _mm512_maskz_cvtph_ps(0xFFFF, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)));
-    }
-  }
-  template <class T>
-  static NHWCPOOL_ALWAYS_INLINE inline reg load_tail(const T* p, Tail tail) {
-    if constexpr (std::is_same<T, float>::value) {
-      return _mm512_maskz_loadu_ps(tail, p);
-    } else {
-      return _mm512_maskz_cvtph_ps(0xFFFF, _mm256_maskz_loadu_epi16(tail, p));
-    }
-  }
-  template <class T, bool Stream>
-  static NHWCPOOL_ALWAYS_INLINE inline void store(T* p, reg x) {
-    if constexpr (std::is_same<T, float>::value) {
-      if (Stream) {
-        _mm512_stream_ps(p, x);
-      } else {
-        _mm512_storeu_ps(p, x);
-      }
-    } else {
-      const __m256i h = _mm512_maskz_cvtps_ph(0xFFFF, x, _MM_FROUND_TO_NEAREST_INT);
-      if (Stream) {
-        _mm256_stream_si256(reinterpret_cast<__m256i*>(p), h);
-      } else {
-        _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), h);
-      }
-    }
-  }
-  template <class T>
-  static NHWCPOOL_ALWAYS_INLINE inline void store_tail(T* p, Tail tail, reg x) {
-    if constexpr (std::is_same<T, float>::value) {
-      _mm512_mask_storeu_ps(p, tail, x);
-    } else {
-      _mm256_mask_storeu_epi16(p, tail, _mm512_maskz_cvtps_ph(0xFFFF, x, _MM_FROUND_TO_NEAREST_INT));
-    }
-  }
-  static NHWCPOOL_ALWAYS_INLINE inline reg add(reg a, reg b) { return _mm512_add_ps(a, b); }
-  static NHWCPOOL_ALWAYS_INLINE inline reg mul(reg a, reg b) { return _mm512_mul_ps(a, b); }
-  static NHWCPOOL_ALWAYS_INLINE inline reg div(reg a, reg b) { return _mm512_div_ps(a, b); }
-  static NHWCPOOL_ALWAYS_INLINE inline reg set1(float v) { return _mm512_set1_ps(v); }
-  // vmaxps(x, acc) where x is ordered, x where it is NaN (one masked max).
-  static NHWCPOOL_ALWAYS_INLINE inline reg max(reg acc, reg x) {
-    return _mm512_mask_max_ps(x, _mm512_cmp_ps_mask(x, x, _CMP_ORD_Q), x, acc);
-  }
-  static NHWCPOOL_ALWAYS_INLINE inline Bad no_bad() { return 0; }
-  // fpclass: QNaN | +inf | -inf | SNaN
-  static NHWCPOOL_ALWAYS_INLINE inline Bad or_bad(Bad bad, reg x) {
-    return static_cast<__mmask16>(bad | _mm512_fpclass_ps_mask(x, 0x99));
-  }
-  static NHWCPOOL_ALWAYS_INLINE inline bool any_bad(Bad bad) { return bad != 0; }
-};
+#include "vec_avx512.hpp"
 using VecF = Vec<float, 16>;
 
 #elif defined(__ARM_NEON) && defined(__aarch64__)
 #include "vec_neon.hpp"  // Vec<float, 4>
 
 #elif defined(NHWCPOOL_VEC_BLOCKS)
-template <>
-struct Vec<float, 8> {
-  static constexpr int N = 8;
-  using reg = __m256;
-  // Lanes below rem set (for vmaskmovps), and rem itself (float16 tails go through a buffer:
-  // AVX2 has no 16-bit masked load or store).
-  struct Tail {
-    __m256i m;
-    int n;
-  };
-  using Bad = __m256;
-  static NHWCPOOL_ALWAYS_INLINE inline Tail tail_of(int rem) {
-    return Tail{_mm256_cmpgt_epi32(_mm256_set1_epi32(rem), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)), rem};
-  }
-  static NHWCPOOL_ALWAYS_INLINE inline reg zero() { return _mm256_setzero_ps(); }
-  template <class T>
-  static NHWCPOOL_ALWAYS_INLINE inline reg load(const T* p) {
-    if constexpr (std::is_same<T, float>::value) {
-      return _mm256_loadu_ps(p);
-    } else {
-      return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
-    }
-  }
-  template <class T>
-  static NHWCPOOL_ALWAYS_INLINE inline reg load_tail(const T* p, Tail tail) {
-    if constexpr (std::is_same<T, float>::value) {
-      return _mm256_maskload_ps(p, tail.m);  // masked-off lanes read as +0, never touched
-    } else {
-      alignas(16) std::uint16_t b[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-      std::memcpy(b, p, static_cast<std::size_t>(tail.n) * 2);
-      return _mm256_cvtph_ps(_mm_load_si128(reinterpret_cast<const __m128i*>(b)));
-    }
-  }
-  template <class T, bool Stream>
-  static NHWCPOOL_ALWAYS_INLINE inline void store(T* p, reg x) {
-    if constexpr (std::is_same<T, float>::value) {
-      if (Stream) {
-        _mm256_stream_ps(p, x);
-      } else {
-        _mm256_storeu_ps(p, x);
-      }
-    } else {
-      const __m128i h = _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT);
-      if (Stream) {
-        _mm_stream_si128(reinterpret_cast<__m128i*>(p), h);
-      } else {
-        _mm_storeu_si128(reinterpret_cast<__m128i*>(p), h);
-      }
-    }
-  }
-  template <class T>
-  static NHWCPOOL_ALWAYS_INLINE inline void store_tail(T* p, Tail tail, reg x) {
-    if constexpr (std::is_same<T, float>::value) {
-      _mm256_maskstore_ps(p, tail.m, x);
-    } else {
-      alignas(16) std::uint16_t b[8];
-      _mm_store_si128(reinterpret_cast<__m128i*>(b), _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
-      std::memcpy(p, b, static_cast<std::size_t>(tail.n) * 2);
-    }
-  }
-  static NHWCPOOL_ALWAYS_INLINE inline reg add(reg a, reg b) { return _mm256_add_ps(a, b); }
-  static NHWCPOOL_ALWAYS_INLINE inline reg mul(reg a, reg b) { return _mm256_mul_ps(a, b); }
-  static NHWCPOOL_ALWAYS_INLINE inline reg div(reg a, reg b) { return _mm256_div_ps(a, b); }
-  static NHWCPOOL_ALWAYS_INLINE inline reg set1(float v) { return _mm256_set1_ps(v); }
-  // vmaxps(x, acc) (acc where x is not greater, or either is NaN), blended to x where x is
-  // NaN: op8(MaxOp) of the F16C loops.
-  static NHWCPOOL_ALWAYS_INLINE inline reg max(reg acc, reg x) {
-    return _mm256_blendv_ps(_mm256_max_ps(x, acc), x, _mm256_cmp_ps(x, x, _CMP_UNORD_Q));
-  }
-  // x - x is +0 for finite x and NaN for inf or NaN; OR-ing the bits keeps any NaN a NaN.
-  static NHWCPOOL_ALWAYS_INLINE inline Bad no_bad() { return _mm256_setzero_ps(); }
-  static NHWCPOOL_ALWAYS_INLINE inline Bad or_bad(Bad bad, reg x) { return _mm256_or_ps(bad, _mm256_sub_ps(x, x)); }
-  static NHWCPOOL_ALWAYS_INLINE inline bool any_bad(Bad bad) {
-    return _mm256_movemask_ps(_mm256_cmp_ps(bad, bad, _CMP_UNORD_Q)) != 0;
-  }
-};
+#include "vec_avx2.hpp"
 using VecF = Vec<float, 8>;
 #endif
 
 #ifdef NHWCPOOL_VEC_BLOCKS
+template <class V>
+NHWCPOOL_ALWAYS_INLINE inline typename V::reg vec_op(MaxOp, typename V::reg acc, typename V::reg x) {
+  return V::max(acc, x);
+}
+template <class V>
+NHWCPOOL_ALWAYS_INLINE inline typename V::reg vec_op(SumOp, typename V::reg acc, typename V::reg x) {
+  return V::add(acc, x);
+}
+template <class V>
+NHWCPOOL_ALWAYS_INLINE inline typename V::reg vec_first(MaxOp, typename V::reg x) {
+  return x;
+}
+template <class V>
+NHWCPOOL_ALWAYS_INLINE inline typename V::reg vec_first(SumOp, typename V::reg x) {
+  return V::add(V::zero(), x);
+}
 // Calls f(nv, tail_flag, tail) for cb float lanes (1 .. one block) in vectors of V::N, with
 // nv = ceil(cb / V::N) and tail_flag (the last vector is partial) as std::integral_constant,
 // so f instantiates one kernel per case; tail masks the last vector. A block is at most 8

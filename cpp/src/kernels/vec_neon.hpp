@@ -25,6 +25,9 @@
 //    average never sees garbage.
 //  * streamed stores: plain stores. AArch64's non-temporal store is STNP of a register pair,
 //    which GCC has no intrinsic for; the Stream flag is accepted and ignored.
+//  * the small-C gather's operations (load_n/store_n lane by lane, max_plain, the NaN flags,
+//    the two-table permute as TBL over the 32 bytes of two registers, vqtbl2q_u8) and the wide
+//    sums' (sub) are below the fused kernels' ones.
 //  * the non-finite test: the largest exponent field seen (an unsigned max over the bits
 //    masked to the exponent), all ones = inf or NaN: integer operations only, no float
 //    arithmetic that FPCR's modes could touch.
@@ -97,5 +100,56 @@ struct Vec<float, 4> {
     return vmaxq_u32(bad, vandq_u32(vreinterpretq_u32_f32(x), vdupq_n_u32(0x7f800000u)));
   }
   static NHWCPOOL_ALWAYS_INLINE inline bool any_bad(Bad bad) { return vmaxvq_u32(bad) == 0x7f800000u; }
+  // --- The small-C gather's, the column slide's and the wide sums' operations (vec.hpp) ---
+  // Partial vectors lane by lane (no masked loads or stores); Mask is the lane count itself.
+  using Mask = i64;
+  using Nan = uint32x4_t;
+  static NHWCPOOL_ALWAYS_INLINE inline Mask mask(i64 n) { return n; }
+  static NHWCPOOL_ALWAYS_INLINE inline reg load_n(const float* p, i64 n) {
+    if (n >= N) return vld1q_f32(p);
+    float32x4_t v = vdupq_n_f32(0.0f);
+    if (n >= 1) v = vld1q_lane_f32(p, v, 0);
+    if (n >= 2) v = vld1q_lane_f32(p + 1, v, 1);
+    if (n >= 3) v = vld1q_lane_f32(p + 2, v, 2);
+    return v;
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline reg load_n(const float* p, i64 n, Mask) { return load_n(p, n); }
+  static NHWCPOOL_ALWAYS_INLINE inline void store_n(float* p, reg x, i64 n, bool whole) {
+    if (whole || n >= N) {
+      vst1q_f32(p, x);
+      return;
+    }
+    if (n >= 1) vst1q_lane_f32(p, x, 0);
+    if (n >= 2) vst1q_lane_f32(p + 1, x, 1);
+    if (n >= 3) vst1q_lane_f32(p + 2, x, 2);
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline void store_n(float* p, reg x, i64 n, bool whole, Mask) { store_n(p, x, n, whole); }
+  static NHWCPOOL_ALWAYS_INLINE inline reg sub(reg a, reg b) { return vsubq_f32(a, b); }
+  // x where x > acc, else acc (either NaN: acc), as maxps(x, acc).
+  static NHWCPOOL_ALWAYS_INLINE inline reg max_plain(reg acc, reg x) { return vbslq_f32(vcgtq_f32(x, acc), x, acc); }
+  static NHWCPOOL_ALWAYS_INLINE inline Nan no_nan() { return vdupq_n_u32(0); }
+  static NHWCPOOL_ALWAYS_INLINE inline Nan or_nan(Nan f, reg a, reg b) {
+    return vornq_u32(f, vandq_u32(vceqq_f32(a, a), vceqq_f32(b, b)));
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline bool any_nan(Nan f) { return vmaxvq_u32(f) != 0; }
+  static NHWCPOOL_ALWAYS_INLINE inline bool has_nan(reg x) { return vminvq_u32(vceqq_f32(x, x)) == 0; }
+  // Two-table permute: TBL over the 32 bytes of a:b (vqtbl2q_u8), lane j's four bytes from
+  // 4 * v[j] .. 4 * v[j] + 3.
+  struct Index {
+    uint8x16_t bytes;
+  };
+  static NHWCPOOL_ALWAYS_INLINE inline Index index(const std::int32_t* v) {
+    alignas(16) std::uint8_t b[16];
+    for (int j = 0; j < N; ++j) {
+      for (int k = 0; k < 4; ++k) b[4 * j + k] = static_cast<std::uint8_t>(4 * v[j] + k);
+    }
+    return Index{vld1q_u8(b)};
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline reg permute2(reg a, reg b, const Index& i) {
+    uint8x16x2_t t;
+    t.val[0] = vreinterpretq_u8_f32(a);
+    t.val[1] = vreinterpretq_u8_f32(b);
+    return vreinterpretq_f32_u8(vqtbl2q_u8(t, i.bytes));
+  }
 };
 using VecF = Vec<float, 4>;

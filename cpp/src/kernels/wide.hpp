@@ -3,7 +3,7 @@
 // Part of the per-ISA kernel source: included only by kernels/all.hpp, inside namespace
 // nhwcpool::NHWCPOOL_ISA and its anonymous namespace, after the files listed before it there.
 
-#if defined(__AVX2__)
+#ifdef NHWCPOOL_VEC_BLOCKS
 // float32 wide-window sums: the taps in groups of kWideGroup, one pass over the block per
 // group with the sum in a register, in tap order as below (same bits). The plain loop loaded
 // and stored the block's accumulator for every tap, in 256-bit vectors (C++ harness, one
@@ -14,20 +14,20 @@ constexpr int kWideGroup = 7;
 template <class Op, int N, bool First>
 NHWCPOOL_NOINLINE void wide_pass(const float* const* tap, i64 head, i64 cb, float* NHWCPOOL_RESTRICT acc) {
   auto vec = [&](i64 c, i64 lanes) {
-    GVec a = First ? g_first(Op{}, g_load(tap[0] + c, lanes)) : g_op(Op{}, g_load(acc + c, lanes), g_load(tap[0] + c, lanes));
-    for (int t = 1; t < N; ++t) a = g_op(Op{}, a, g_load(tap[t] + c, lanes));
+    GVec a = First ? vec_first<GV>(Op{}, GV::load_n(tap[0] + c, lanes)) : vec_op<GV>(Op{}, GV::load_n(acc + c, lanes), GV::load_n(tap[0] + c, lanes));
+    for (int t = 1; t < N; ++t) a = vec_op<GV>(Op{}, a, GV::load_n(tap[t] + c, lanes));
     return a;
   };
-  if (head > 0) g_store(acc, vec(0, head), head, false);
+  if (head > 0) GV::store_n(acc, vec(0, head), head, false);
   i64 c = head;
   for (; c + 2 * kGL <= cb; c += 2 * kGL) {  // two independent chains per step
     const GVec x = vec(c, kGL), y = vec(c + kGL, kGL);
-    g_store_full(acc + c, x, false);
-    g_store_full(acc + c + kGL, y, false);
+    GV::store<float, false>(acc + c, x);
+    GV::store<float, false>(acc + c + kGL, y);
   }
   for (; c < cb; c += kGL) {
     const i64 lanes = cb - c < kGL ? cb - c : kGL;
-    g_store(acc + c, vec(c, lanes), lanes, false);
+    GV::store_n(acc + c, vec(c, lanes), lanes, false);
   }
 }
 template <class Op, bool First>
@@ -75,7 +75,7 @@ void reduce_wide_f32(const TapList<float>& tl, i64 c0, i64 cb, float* NHWCPOOL_R
 template <class Op, class A, class T>
 void reduce_wide(const TapList<T>& tl, i64 c0, i64 cb, A* NHWCPOOL_RESTRICT acc, A* tmp) {
   NHWCPOOL_TRACE(wide);
-#if defined(__AVX2__)
+#ifdef NHWCPOOL_VEC_BLOCKS
   if constexpr (std::is_same<Op, SumOp>::value && std::is_same<T, float>::value && std::is_same<A, float>::value) {
     reduce_wide_f32<Op>(tl, c0, cb, acc);
     return;
