@@ -3,17 +3,23 @@
 #
 #   bash tools/aarch64.sh            # build (OpenMP, then the std::thread pool) + every check
 #   bash tools/aarch64.sh --counts   # also: instructions per output element of the main cases
+#   NHWCPOOL_AARCH64_COUNTS_BEFORE=/path/to/an/older/nhwcpool_insn_probe bash tools/aarch64.sh --counts
+#                                    # ... beside those of another build's probe (a column "before")
 #
 # Needs Debian/Ubuntu's g++-aarch64-linux-gnu and qemu-user (qemu-aarch64); when they are
 # missing and this runs as root with apt-get, it installs them (printing the command), else it
 # says what to install and fails. Every command it runs is printed first ("+ ..."). It exits
 # non-zero on any failure:
 #   1. two builds with tools/aarch64-toolchain.cmake and -DNHWCPOOL_BUILD_TESTS=ON
-#      -DNHWCPOOL_WERROR=ON: OpenMP (libgomp) and -DNHWCPOOL_OPENMP=OFF (the std::thread pool);
-#   2. each build's programs are aarch64 ELF files, and the kernels object holds no fused
-#      multiply-add (fmadd/fmsub/fnmadd/fnmsub/fmla/fmls): floating-point contraction is off;
+#      -DNHWCPOOL_WERROR=ON: OpenMP (libgomp) with -DNHWCPOOL_TRACE_STRATEGIES=ON (so the
+#      strategy tests also check that each NEON strategy of their table is reached), and
+#      -DNHWCPOOL_OPENMP=OFF (the std::thread pool, kernels as shipped; --counts uses it);
+#   2. each build's programs are aarch64 ELF files, and the kernels objects (forward, backward,
+#      pyramid) hold no fused multiply-add (fmadd/fmsub/fnmadd/fnmsub/fmla/fmls): floating-point contraction is off;
 #   3. each build's test programs under qemu-aarch64 -L /usr/aarch64-linux-gnu:
-#      nhwcpool_cpp_tests (shapes, every kernel path against a naive loop),
+#      nhwcpool_cpp_tests (shapes, every kernel path against a naive loop, and the strategy
+#      table of cpp/tests/test_strategies.cpp at the neon level),
+#      nhwcpool_cpp_backward_tests (gradients and unpooling),
 #      nhwcpool_cpp_semantics_tests (NaN, -0/+0, first of equal values, the float32 average's
 #      order and roundings) and nhwcpool_cpp_parallel_tests (the threading layer: chunks,
 #      exceptions, nested calls, many callers, fork);
@@ -31,7 +37,7 @@ counts=0
 for arg in "$@"; do
   case "$arg" in
     --counts) counts=1 ;;
-    -h | --help) sed -n '2,23p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    -h | --help) sed -n '2,29p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -68,6 +74,7 @@ mkdir -p "$out"
 for variant in openmp pool; do
   dir=$out/$variant
   opts=()
+  opts=(-DNHWCPOOL_TRACE_STRATEGIES=ON)
   [ "$variant" = pool ] && opts=(-DNHWCPOOL_OPENMP=OFF)
   echo "=== aarch64, threads: $variant"
   run cmake -S "$repo" -B "$dir" "${generator[@]}" -DCMAKE_TOOLCHAIN_FILE="$repo/tools/aarch64-toolchain.cmake" \
@@ -75,21 +82,24 @@ for variant in openmp pool; do
     { cat "$dir.configure.log"; exit 1; }
   grep -E "nhwcpool (SIMD kernels|threads)" "$dir.configure.log"
   run cmake --build "$dir" --parallel
-  for prog in nhwcpool_cpp_tests nhwcpool_cpp_semantics_tests nhwcpool_cpp_parallel_tests; do
+  progs=(nhwcpool_cpp_tests nhwcpool_cpp_backward_tests nhwcpool_cpp_semantics_tests nhwcpool_cpp_parallel_tests)
+  for prog in "${progs[@]}"; do
     file -b "$dir/$prog" | grep -q "ARM aarch64" || { echo "FAIL: $dir/$prog is not an aarch64 program" >&2; exit 1; }
   done
-  kernels=$(find "$dir" -name 'kernels_baseline.cpp.o' | head -1)
-  n_fused=$("$triple-objdump" -d --no-show-raw-insn "$kernels" | grep -cE "$fused" || true)
-  echo "+ $triple-objdump -d $kernels | grep -cE '$fused'  ->  $n_fused"
-  if [ "$n_fused" != 0 ]; then
-    echo "FAIL: fused multiply-adds in the aarch64 kernels (contraction is on)" >&2
-    failed=1
-  fi
+  for obj in kernels_baseline backward_baseline pyramid_baseline; do
+    kernels=$(find "$dir" -name "$obj.cpp.o" | head -1)
+    n_fused=$("$triple-objdump" -d --no-show-raw-insn "$kernels" | grep -cE "$fused" || true)
+    echo "+ $triple-objdump -d $kernels | grep -cE '$fused'  ->  $n_fused"
+    if [ "$n_fused" != 0 ]; then
+      echo "FAIL: fused multiply-adds in the aarch64 kernels ($obj; contraction is on)" >&2
+      failed=1
+    fi
+  done
   # qemu-user aborts (its own assertion) when a forked child of a multi-threaded program starts
   # a thread; the pool build's fork test then keeps its child on one thread.
   fork_env=()
   [ "$variant" = pool ] && fork_env=(env NHWCPOOL_TEST_FORK_SERIAL=1)
-  for prog in nhwcpool_cpp_tests nhwcpool_cpp_semantics_tests nhwcpool_cpp_parallel_tests; do
+  for prog in "${progs[@]}"; do
     if ! run "${fork_env[@]}" "${qemu[@]}" "$dir/$prog" | tee "$dir/$prog.out"; then
       echo "FAIL: $prog ($variant)" >&2
       failed=1
@@ -120,31 +130,58 @@ fi
 if ((counts)); then
   # Instructions per output element: qemu logs every instruction it executes with
   # -one-insn-per-tb (called -singlestep before qemu 8.1) and -d exec,nochain; a run with the
-  # call repeated 3 times minus one with it once, over 2x the outputs.
+  # call repeated 3 times minus one with it once, over 2x the outputs. With
+  # NHWCPOOL_AARCH64_COUNTS_BEFORE naming another aarch64 build's nhwcpool_insn_probe (say, of
+  # an older commit), its counts are printed beside ("before") with their ratio.
   probe=$out/pool/nhwcpool_insn_probe
+  before=${NHWCPOOL_AARCH64_COUNTS_BEFORE:-}
   step=-singlestep
   qemu-aarch64 -h | grep -q -- '-one-insn-per-tb' && step=-one-insn-per-tb
   insns() {
-    "${qemu[@]}" "$step" -d exec,nochain -D /dev/stderr "$probe" "$@" 2>&1 > /dev/null | grep -c '^Trace'
+    local prog=$1
+    shift
+    "${qemu[@]}" "$step" -d exec,nochain -D /dev/stderr "$prog" "$@" 2>&1 > /dev/null | grep -c '^Trace'
   }
-  echo "=== instructions per output element (aarch64, float32, one thread)"
-  printf '%-44s %10s %12s\n' case outputs insns/output
+  per_output() {  # probe args... -> instructions per output element
+    local prog=$1 outputs one three
+    shift
+    outputs=$("${qemu[@]}" "$prog" "$@" 1 | awk '{print $2}')
+    one=$(insns "$prog" "$@" 1)
+    three=$(insns "$prog" "$@" 3)
+    awk -v o="$outputs" -v a="$one" -v b="$three" 'BEGIN { printf "%.2f", (b - a) / (2 * o) }'
+  }
+  echo "=== instructions per output element (aarch64, one thread; h: float16)"
+  if [ -n "$before" ]; then
+    echo "before: $before"
+    printf '%-40s %12s %12s %8s\n' case before now ratio
+  else
+    printf '%-40s %12s\n' case insns/output
+  fi
   while read -r name args; do
     [ -z "$name" ] && continue
     # shellcheck disable=SC2086
-    outputs=$("${qemu[@]}" "$probe" $args 1 | awk '{print $2}')
-    # shellcheck disable=SC2086
-    one=$(insns $args 1)
-    # shellcheck disable=SC2086
-    three=$(insns $args 3)
-    awk -v n="$name" -v o="$outputs" -v a="$one" -v b="$three" 'BEGIN { printf "%-44s %10d %12.2f\n", n, o, (b - a) / (2 * o) }'
+    now=$(per_output "$probe" $args)
+    if [ -n "$before" ]; then
+      # shellcheck disable=SC2086
+      was=$(per_output "$before" $args)
+      awk -v n="$name" -v a="$was" -v b="$now" 'BEGIN { printf "%-40s %12.2f %12.2f %7.2fx\n", n, a, b, a / b }'
+    else
+      printf '%-40s %12s\n' "$name" "$now"
+    fi
   done << 'EOF'
 2x2/s2_max_(1,32,32,64)             max 1 32 32 64 2 2 0
 3x3/s2/p1_max_(1,32,32,64)          max 1 32 32 64 3 2 1
 3x3/s1/p1_max_(1,32,32,64)          max 1 32 32 64 3 1 1
 2x2/s2_avg_(1,32,32,64)             avg 1 32 32 64 2 2 0
 3x3/s1/p1_avg_(1,32,32,64)          avg 1 32 32 64 3 1 1
+2x2/s2_max_(1,32,32,16)_runs        max 1 32 32 16 2 2 0
+2x2/s2_avg_(1,32,32,16)_runs        avg 1 32 32 16 2 2 0
+3x3/s2/p1_max_(1,32,32,100)_tail    max 1 32 32 100 3 2 1
+2x2/s2_max_h_(1,32,32,64)           hmax 1 32 32 64 2 2 0
+2x2/s2_avg_h_(1,32,32,64)           havg 1 32 32 64 2 2 0
+2x2/s2_avg_h_(1,32,32,16)_runs      havg 1 32 32 16 2 2 0
 2x2/s2_max_(16,24,24,3)_small_C     max 16 24 24 3 2 2 0
+2x2/s2_avg_(16,24,24,3)_small_C     avg 16 24 24 3 2 2 0
 global_avg_(4,7,7,512)              gavg 4 7 7 512 7 1 0
 EOF
 fi

@@ -11,7 +11,9 @@
 //    >= 3): the float32 sum in row-major window order divided once, exactly (PyTorch's
 //    arithmetic). Inputs are random non-integers of mixed magnitude, so a sum rounded in another
 //    order, or a multiply-add fused into one rounding (an "fma'd average", e.g. acc + x * (1/n)
-//    or a reciprocal-and-correct division), changes the last bits and fails.
+//    or a reciprocal-and-correct division), changes the last bits and fails;
+//  * float16: every half through the fused kernels' loads and stores (float16 widened and
+//    rounded to nearest even, NaN quieted with its payload), against a scalar reference.
 // It prints a digest of every output bit at the baseline level on one thread (values with and
 // without indices, indices, averages): tools/aarch64.sh compares the aarch64 build's digest
 // with the x86-64 build's, so the two architectures agree bit for bit, zeros' signs and NaN
@@ -334,6 +336,128 @@ static void test_avg_order(std::uint32_t seed) {
   set_simd_level(best_simd_level());
 }
 
+// float16 <-> float32, independent of the kernels' conversions: the value of a half, and a
+// float rounded to the nearest half, ties to even, by scaling to its quantum and rounding
+// there (nearbyint in the default mode). NaN: the quiet NaN with the float's top payload bits.
+static double half_value(std::uint16_t h) {
+  const int e = (h >> 10) & 31, m = h & 1023;
+  const double s = (h & 0x8000) ? -1.0 : 1.0;
+  if (e == 31) return m ? std::numeric_limits<double>::quiet_NaN() : s * INFINITY;
+  if (e == 0) return s * std::ldexp(static_cast<double>(m), -24);
+  return s * std::ldexp(static_cast<double>(m + 1024), e - 25);
+}
+static std::uint16_t ref_half(float f) {
+  std::uint32_t u;
+  std::memcpy(&u, &f, 4);
+  const auto sign = static_cast<std::uint16_t>((u >> 16) & 0x8000u);
+  if (std::isnan(f)) return static_cast<std::uint16_t>(sign | 0x7e00u | ((u >> 13) & 0x3ffu));
+  const double a = std::fabs(static_cast<double>(f));
+  if (a == 0.0) return sign;
+  if (a >= 65520.0) return static_cast<std::uint16_t>(sign | 0x7c00u);  // 65504 + half its ulp: a tie to even, inf
+  int e;
+  std::frexp(a, &e);                    // a = m * 2^e, m in [0.5, 1)
+  const int q = e - 11 > -24 ? e - 11 : -24;  // the quantum 2^q at a (subnormals: 2^-24)
+  const double r = std::nearbyint(std::ldexp(a, -q));  // 1024 <= r <= 2048 (subnormal: r < 1024)
+  // (q + 25) << 10 is the exponent field of the binade 2^(q+10); r - 1024 the fraction (it
+  // carries into the exponent at r = 2048, and gives the subnormal bits r at q = -24).
+  return static_cast<std::uint16_t>(sign | (((q + 25) << 10) + static_cast<int>(r) - 1024));
+}
+
+// Every float16 through the fused kernels' loads and stores (the Vec layer's conversions:
+// vcvtph2ps/vcvtps2ph, NEON's fcvtl/fcvtn), in whole vectors and in 1- to 3-lane tails:
+//  * max over 1x1 windows: each half itself, a signalling NaN made quiet (payload kept);
+//  * average over 1x1: the same, -0 made +0 (sums start from +0);
+//  * average of each half and the next (a window of two): their midpoint, a tie, rounded to
+//    even; average of random finite triples (divided by 3): other roundings, subnormal halves.
+// Compared with the references above at every level; the baseline outputs go into the digest.
+static void test_half_conversions(std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<std::uint16_t> all(65536);
+  for (std::size_t i = 0; i < all.size(); ++i) all[i] = static_cast<std::uint16_t>(i);
+  std::vector<std::uint16_t> pairs, triples;
+  for (std::uint16_t sign : {0x0000, 0x8000}) {
+    for (std::uint16_t h = 0; h < 0x7bff; ++h) {
+      pairs.push_back(static_cast<std::uint16_t>(sign | h));
+      pairs.push_back(static_cast<std::uint16_t>(sign | (h + 1)));
+    }
+  }
+  while (triples.size() < 3 * 40000) {
+    const auto h = static_cast<std::uint16_t>(rng() & 0xffffu);
+    if ((h & 0x7c00u) != 0x7c00u) triples.push_back(h);  // finite (no inf - inf)
+  }
+  const auto to_float = [](std::uint16_t h) {
+    const double v = half_value(h);
+    if (!std::isnan(v)) return static_cast<float>(v);
+    const std::uint32_t u = (static_cast<std::uint32_t>(h & 0x8000u) << 16) | 0x7fc00000u | (static_cast<std::uint32_t>(h & 0x3ffu) << 13);
+    float f;
+    std::memcpy(&f, &u, 4);
+    return f;  // quiet, payload kept (as every conversion here does)
+  };
+  struct Case {
+    const char* what;
+    const std::vector<std::uint16_t>* x;
+    int k;     // window width = stride
+    bool max;
+  };
+  const Case cases[] = {{"half max 1x1", &all, 1, true},
+                        {"half avg 1x1", &all, 1, false},
+                        {"half avg pairs", &pairs, 2, false},
+                        {"half avg triples", &triples, 3, false}};
+  for (const Case& cs : cases) {
+    const std::size_t nwin = cs.x->size() / static_cast<std::size_t>(cs.k);
+    std::vector<std::uint16_t> want(nwin);
+    for (std::size_t i = 0; i < nwin; ++i) {
+      const std::uint16_t* w = cs.x->data() + i * static_cast<std::size_t>(cs.k);
+      if (cs.max) {
+        want[i] = ((w[0] & 0x7c00u) == 0x7c00u && (w[0] & 0x3ffu)) ? static_cast<std::uint16_t>(w[0] | 0x200u) : w[0];
+      } else {
+        float s = 0.0f + to_float(w[0]);
+        for (int t = 1; t < cs.k; ++t) s = s + to_float(w[t]);
+        want[i] = ref_half(s / static_cast<float>(cs.k));
+      }
+    }
+    for (int64_t C : {16, 19, 37}) {  // NEON: whole vectors; a last vector of 3; of 1 (37 = 32 + 4 + 1)
+      // Window i's taps at pixels k*(i / C) .. +k-1 of one row, channel i % C; zeros after the end.
+      const int64_t OW = (static_cast<int64_t>(nwin) + C - 1) / C, W = OW * cs.k;
+      std::vector<std::uint16_t> x(static_cast<std::size_t>(W * C), 0), ref(static_cast<std::size_t>(OW * C), 0);
+      for (std::size_t i = 0; i < nwin; ++i) {
+        const int64_t px = static_cast<int64_t>(i) / C, c = static_cast<int64_t>(i) % C;
+        for (int t = 0; t < cs.k; ++t) {
+          x[static_cast<std::size_t>((px * cs.k + t) * C + c)] = (*cs.x)[i * static_cast<std::size_t>(cs.k) + static_cast<std::size_t>(t)];
+        }
+        ref[static_cast<std::size_t>(px * C + c)] = want[i];
+      }
+      for (std::size_t i = nwin; i < ref.size(); ++i) ref[i] = 0;  // windows of +0 (max and average)
+      const Geometry g = make_geometry(1, 1, W, C, ax(1, 1), ax(cs.k, cs.k), false, true);
+      InputView in;
+      in.data = x.data();
+      in.stride_n = in.stride_h = W * C * 2;
+      for (int li = 0; li < kLevels; ++li) {
+        const auto level = static_cast<SimdLevel>(li);
+        if (!simd_level_supported(level)) continue;
+        set_simd_level(level);
+        std::vector<std::uint16_t> out(ref.size(), 0x1234);
+        if (cs.max) {
+          max_pool2d(DType::f16, g, in, out.data(), nullptr);
+        } else {
+          avg_pool2d(DType::f16, DType::f16, g, in, out.data(), true, 0);
+        }
+        if (level == SimdLevel::baseline) digest(out, cs.what, C);
+        std::size_t bad = out.size();
+        for (std::size_t i = 0; i < out.size() && bad == out.size(); ++i) {
+          if (out[i] != ref[i]) bad = i;
+        }
+        CHECK(bad == out.size());
+        if (bad != out.size()) {
+          std::fprintf(stderr, "  %s: level %s, C=%lld: output %zu is %04x, want %04x\n", cs.what, simd_level_name(level),
+                       static_cast<long long>(C), bad, out[bad], ref[bad]);
+        }
+      }
+    }
+  }
+  set_simd_level(best_simd_level());
+}
+
 // The reference itself must not be contracted: a*b + c computed with two roundings, checked
 // on a case where a fused multiply-add gives another answer. (If this fails, the compiler
 // flags of this file, not the kernels, allow contraction.)
@@ -353,6 +477,7 @@ int main() {
   test_max_semantics<double>(20261206);
   test_signed_zero_pairs();
   test_avg_order(20261207);
+  test_half_conversions(20261208);
   std::printf("nhwcpool float semantics: %d checks, %d failed (best SIMD %s)\n", g_checks, g_failures,
               simd_level_name(best_simd_level()));
   std::printf("baseline output digest: %016llx\n", static_cast<unsigned long long>(g_digest));

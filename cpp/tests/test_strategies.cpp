@@ -44,6 +44,14 @@ enum class Kind { ints, special };  // data: small integers (+0 only), or with t
 const char* op_name(Op o) { return o == Op::max ? "max" : o == Op::argmax ? "argmax" : "avg"; }
 
 constexpr unsigned kB = 1, kA2 = 2, kA5 = 4, kAll = 7;  // SIMD levels (bit = SimdLevel)
+// The levels with the Vec layer's fused kernels (fused.hpp over vec.hpp): AVX2 and AVX-512,
+// and on aarch64 the baseline level, a NEON build ("neon", vec_neon.hpp). kBx: the baseline
+// level where it has no Vec layer (x86-64's SSE2 build).
+#if defined(__aarch64__) && defined(__ARM_NEON)
+constexpr unsigned kV = kB | kA2 | kA5, kBx = 0;
+#else
+constexpr unsigned kV = kA2 | kA5, kBx = kB;
+#endif
 
 struct Entry {
   Strategy strategy;  // what this entry forces
@@ -513,13 +521,18 @@ const Entry kEntries[] = {
     {S(rows_shifted), kAll, Kind::ints, Op::max, DType::i8, 2, 8, 10, 3, ax(2, 2), ax(2, 2), false},
     {S(rows_shifted), kAll, Kind::ints, Op::avg, DType::u8, 2, 9, 11, 7, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
     // small-C gather straight from the input rows (every window inside the row)
-    {S(gather_fused), kA2 | kA5, Kind::ints, Op::max, DType::f32, 2, 8, 10, 3, ax(2, 2), ax(2, 2), false},
-    {S(gather_fused), kA2 | kA5, Kind::ints, Op::avg, DType::f32, 2, 8, 10, 3, ax(2, 2), ax(2, 2), false},
-    {S(gather_fused), kA2 | kA5, Kind::ints, Op::max, DType::f32, 1, 6, 50, 1, ax(3, 3), ax(3, 3), false},
+    {S(gather_fused), kV, Kind::ints, Op::max, DType::f32, 2, 8, 10, 3, ax(2, 2), ax(2, 2), false},
+    {S(gather_fused), kV, Kind::ints, Op::avg, DType::f32, 2, 8, 10, 3, ax(2, 2), ax(2, 2), false},
+    {S(gather_fused), kV, Kind::ints, Op::max, DType::f32, 1, 6, 50, 1, ax(3, 3), ax(3, 3), false},
     {S(gather_fused), kA5, Kind::ints, Op::max, DType::f32, 2, 7, 33, 15, ax(2, 2), ax(2, 2), false},  // (AVX2: 15 floats > 8 lanes)
     // small-C gather over the row buffer (padding: edge windows apart)
     {S(gather_row), kA2 | kA5, Kind::ints, Op::max, DType::f32, 2, 11, 37, 3, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
     {S(gather_row), kA2 | kA5, Kind::ints, Op::avg, DType::f32, 2, 11, 37, 3, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    // ... spans of at most 8 floats (two NEON registers)
+    {S(gather_row), kV, Kind::ints, Op::max, DType::f32, 2, 11, 37, 2, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    {S(gather_row), kV, Kind::special, Op::max, DType::f32, 2, 11, 37, 2, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    {S(gather_row), kV, Kind::ints, Op::avg, DType::f32, 1, 9, 21, 1, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    {S(gather_fused), kV, Kind::special, Op::max, DType::f32, 2, 8, 10, 3, ax(2, 2), ax(2, 2), false},
     // running max/sums (van Herk/Gil-Werman) along W and H, unfused (no vector form for the type)
     {S(running_w), kAll, Kind::ints, Op::max, DType::i16, 2, 7, 23, 5, ax(6, 1, 1, 3), ax(6, 1, 1, 3), false},
     {S(running_h), kAll, Kind::ints, Op::max, DType::i16, 2, 7, 23, 5, ax(6, 1, 1, 3), ax(6, 1, 1, 3), false},
@@ -550,22 +563,33 @@ const Entry kEntries[] = {
     {S(slide), kA2 | kA5, Kind::ints, Op::avg, DType::f32, 1, 6, 10, 24, ax(1, 1), ax(3, 1, 1, 0, 1), false},
     {S(slide), kA2 | kA5, Kind::ints, Op::max, DType::f32, 1, 7, 9, 33, ax(3, 1, 1, 1, 0), ax(2, 1), false},
     {S(slide), kA2 | kA5, Kind::ints, Op::avg, DType::f32, 1, 6, 7, 64, ax(3, 1, 1, 1), ax(3, 1, 1, 1), false},
-    // a row's full windows as one run (AVX-512, pixels of at most 4 vectors)
+    // a row's full windows as one run (pixels of at most 4 vectors: 64 float32 lanes with
+    // AVX-512, 32 with AVX2, 16 with NEON)
     {S(pixel_runs), kA2 | kA5, Kind::ints, Op::max, DType::f32, 2, 8, 10, 32, ax(2, 2), ax(2, 2), false},
     {S(pixel_runs), kA2 | kA5, Kind::ints, Op::avg, DType::f32, 2, 8, 10, 20, ax(2, 2), ax(2, 2), false},
     {S(pixel_runs), kA5, Kind::ints, Op::max, DType::u8, 2, 8, 10, 64, ax(2, 2), ax(2, 2), false},
     {S(pixel_runs), kA5, Kind::ints, Op::avg, DType::f16, 2, 8, 10, 40, ax(2, 2), ax(2, 2), false},
-    // fused AVX-512 blocks, per pixel
-    {S(max_zmm), kA2 | kA5, Kind::ints, Op::max, DType::f32, 2, 7, 9, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    {S(pixel_runs), kV, Kind::ints, Op::max, DType::f32, 2, 8, 10, 16, ax(2, 2), ax(2, 2), false},
+    {S(pixel_runs), kV, Kind::special, Op::max, DType::f32, 1, 7, 11, 16, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    {S(pixel_runs), kV, Kind::ints, Op::avg, DType::f32, 2, 8, 10, 16, ax(2, 2), ax(2, 2), false},
+    {S(pixel_runs), kV, Kind::ints, Op::avg, DType::f16, 2, 8, 10, 16, ax(2, 2), ax(2, 2), false},
+    // fused blocks (fused.hpp; AVX-512 float16 max on the bits in fused_zmm.hpp), per pixel;
+    // C = 137, 138, 139: a last vector of 1, 2, 3 lanes with NEON
+    {S(max_zmm), kV, Kind::ints, Op::max, DType::f32, 2, 7, 9, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
     {S(max_h16_bits), kA5, Kind::ints, Op::max, DType::f16, 2, 7, 9, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
-    {S(max_zmm), kA2 | kA5, Kind::special, Op::max, DType::f16, 2, 7, 9, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    {S(max_zmm), kV, Kind::special, Op::max, DType::f16, 2, 7, 9, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
     {S(max_int_zmm), kA5, Kind::ints, Op::max, DType::i32, 2, 6, 8, 100, ax(2, 2), ax(2, 2), false},
     {S(max_int_zmm), kA5, Kind::ints, Op::max, DType::i16, 2, 6, 8, 300, ax(3, 1, 1, 1), ax(3, 1, 1, 1), false},
-    {S(avg_zmm), kA2 | kA5, Kind::ints, Op::avg, DType::f32, 2, 7, 9, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
-    {S(avg_zmm), kA2 | kA5, Kind::ints, Op::avg, DType::f16, 2, 7, 9, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    {S(avg_zmm), kV, Kind::ints, Op::avg, DType::f32, 2, 7, 9, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    {S(avg_zmm), kV, Kind::ints, Op::avg, DType::f16, 2, 7, 9, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    {S(max_zmm), kV, Kind::special, Op::max, DType::f32, 2, 7, 9, 137, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    {S(max_zmm), kV, Kind::special, Op::max, DType::f16, 1, 7, 9, 138, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    {S(avg_zmm), kV, Kind::special, Op::avg, DType::f32, 2, 7, 9, 139, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    {S(avg_zmm), kV, Kind::ints, Op::avg, DType::f16, 1, 7, 9, 137, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    {S(avg_zmm), kV, Kind::ints, Op::avg, DType::f16, 1, 6, 8, 139, ax(2, 2), ax(2, 2), false},
     {S(argmax_zmm), kA5, Kind::ints, Op::argmax, DType::f32, 2, 7, 9, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
     // generic register blocks
-    {S(block), kB, Kind::ints, Op::max, DType::f32, 2, 7, 9, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    {S(block), kBx, Kind::ints, Op::max, DType::f32, 2, 7, 9, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
     {S(block), kAll, Kind::ints, Op::max, DType::f64, 2, 7, 8, 20, ax(3, 1, 1, 1), ax(3, 1, 1, 1), false},
     {S(block), kAll, Kind::ints, Op::avg, DType::f64, 2, 7, 8, 20, ax(3, 1, 1, 1), ax(3, 1, 1, 1), false},
     {S(argmax_block), kB | kA2, Kind::ints, Op::argmax, DType::f32, 2, 7, 9, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
@@ -574,8 +598,8 @@ const Entry kEntries[] = {
     {S(wide), kAll, Kind::ints, Op::max, DType::f32, 2, 5, 5, 64, ax(5, 1), ax(5, 1), false},
     {S(wide), kAll, Kind::ints, Op::avg, DType::i16, 2, 8, 10, 40, ax(2, 2), ax(2, 2), false},
     {S(wide), kB | kA2, Kind::ints, Op::max, DType::u8, 2, 8, 10, 64, ax(2, 2), ax(2, 2), false},
-    {S(wide_f32_groups), kA2 | kA5, Kind::ints, Op::avg, DType::f32, 2, 5, 5, 64, ax(5, 1), ax(5, 1), false},
-    {S(wide_f32_groups), kA2 | kA5, Kind::ints, Op::avg, DType::f32, 1, 7, 7, 1000, ax(7, 1), ax(7, 1), false},
+    {S(wide_f32_groups), kV, Kind::ints, Op::avg, DType::f32, 2, 5, 5, 64, ax(5, 1), ax(5, 1), false},
+    {S(wide_f32_groups), kV, Kind::ints, Op::avg, DType::f32, 1, 7, 7, 1000, ax(7, 1), ax(7, 1), false},
     {S(argmax_wide), kAll, Kind::ints, Op::argmax, DType::f32, 2, 5, 5, 64, ax(5, 1), ax(5, 1), false},
     {S(argmax_wide), kAll, Kind::ints, Op::argmax, DType::f16, 2, 8, 10, 40, ax(2, 2), ax(2, 2), false},
     // float32 average rows redone in float64 (overflowing sums, NaN, inf)
@@ -585,9 +609,9 @@ const Entry kEntries[] = {
     {S(avg_redo_f64), kAll, Kind::special, Op::avg, DType::f32, 2, 8, 10, 3, ax(2, 2), ax(2, 2), false},
     // ceil_mode: a last window hanging over the end padding
     {S(gather_row), kA2 | kA5, Kind::ints, Op::max, DType::f32, 2, 10, 36, 3, ax(3, 2, 1, 1), ax(3, 2, 1, 1), true},
-    {S(max_zmm), kA2 | kA5, Kind::ints, Op::max, DType::f32, 2, 8, 10, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), true},
+    {S(max_zmm), kV, Kind::ints, Op::max, DType::f32, 2, 8, 10, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), true},
     {S(argmax_block), kB | kA2, Kind::ints, Op::argmax, DType::f32, 2, 8, 10, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), true},
-    {S(avg_zmm), kA2 | kA5, Kind::ints, Op::avg, DType::f32, 2, 8, 10, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), true},
+    {S(avg_zmm), kV, Kind::ints, Op::avg, DType::f32, 2, 8, 10, 136, ax(3, 2, 1, 1), ax(3, 2, 1, 1), true},
 };
 #undef S
 

@@ -8,10 +8,12 @@
 // Register-blocked reductions, shared by the separable and the direct kernels.
 
 // Accumulator block of the register-blocked kernels: 8 vector registers (of 32 with AVX-512,
-// of 16 with AVX2/SSE). A whole 128-channel float32 pixel is one AVX-512 block, so each input
+// of 16 with AVX2/SSE, of 32 with NEON). A whole 128-channel float32 pixel is one AVX-512 block, so each input
 // row is read strictly forward, which the hardware prefetchers follow.
 #if defined(__AVX512F__)
 constexpr i64 kBlockBytes = 512;
+#elif defined(NHWCPOOL_NEON)
+constexpr i64 kBlockBytes = 128;  // 8 NEON vectors of 4 floats (vec_neon.hpp, vec_dispatch)
 #else
 constexpr i64 kBlockBytes = 256;
 #endif
@@ -25,8 +27,8 @@ constexpr bool kZmmBlocks = false;
 #endif
 
 // Fused register-blocked float32 and float16 max and average (fused.hpp over vec.hpp): the
-// AVX-512 build and the AVX2 + F16C one.
-#if defined(NHWCPOOL_ZMM_BLOCKS) || (defined(__AVX2__) && defined(NHWCPOOL_F16C))
+// AVX-512 build, the AVX2 + F16C one and the aarch64 (NEON) one.
+#if defined(NHWCPOOL_ZMM_BLOCKS) || (defined(__AVX2__) && defined(NHWCPOOL_F16C)) || defined(NHWCPOOL_NEON)
 #define NHWCPOOL_VEC_BLOCKS 1
 constexpr bool kVecBlocks = true;
 #else

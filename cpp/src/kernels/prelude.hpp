@@ -18,6 +18,13 @@
 #include <immintrin.h>
 #endif
 
+// aarch64: Advanced SIMD (NEON) is part of the baseline, so this build has the NEON vector
+// layer (vec_neon.hpp) without run-time detection.
+#if defined(__ARM_NEON) && defined(__aarch64__)
+#include <arm_neon.h>
+#define NHWCPOOL_NEON 1
+#endif
+
 #if defined(__F16C__) || (defined(_MSC_VER) && defined(__AVX2__))
 #define NHWCPOOL_F16C 1
 #endif

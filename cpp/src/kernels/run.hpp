@@ -4,10 +4,11 @@
 // nhwcpool::NHWCPOOL_ISA and its anonymous namespace, after the files listed before it there.
 
 // Whether the direct kernels take each row's full windows as one run: in the builds with
-// fused blocks (AVX-512, AVX2), for register-blocked pixels of at most 4 vectors (at 8, the
-// per-pixel loop measured as fast on AVX-512): float32 max and average, float16 average, and
-// in the AVX-512 build integer max. (float16 max keeps its per-pixel loop, see
-// max_h16_bits_zmm; the AVX2 build takes the same rule, at its 4 vectors of 8 floats.)
+// fused blocks (AVX-512, AVX2, NEON), for register-blocked pixels of at most 4 vectors (at 8,
+// the per-pixel loop measured as fast on AVX-512): float32 max and average, float16 average,
+// and in the AVX-512 build integer max. (float16 max keeps its per-pixel loop, see
+// max_h16_bits_zmm; the AVX2 build takes the same rule, at its 4 vectors of 8 floats, and the
+// NEON build at 4 of 4 floats, which with use_direct's 64-byte pixels means C = 16.)
 template <class T, class A>
 bool pixel_runs(const Geometry& g, Reduction red) {
   constexpr bool max_types = std::is_same<T, float>::value || (kZmmBlocks && std::is_integral<T>::value);

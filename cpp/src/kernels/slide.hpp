@@ -16,7 +16,8 @@
 // re-read 9 taps per output from L2 and ran 3.5 ms; XNNPACK's multipass pooling reuses rows
 // in the same spirit.)
 constexpr i64 kSlideColsMax = 8;  // slide_cols: most columns and rows
-#ifdef NHWCPOOL_VEC_BLOCKS
+// (NEON: not yet; its s_* forms are still x86 intrinsics, see running_fused.hpp's #else.)
+#if defined(NHWCPOOL_VEC_BLOCKS) && !defined(NHWCPOOL_NEON)
 #define NHWCPOOL_SLIDE 1
 // 256-bit vectors in both builds (SV::N floats each), kSlideVecs of them per channel chunk.
 #ifdef NHWCPOOL_ZMM_BLOCKS

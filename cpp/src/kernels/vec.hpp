@@ -19,7 +19,8 @@
 // (one generic header, one file per instruction set).
 //
 // The specialisations: AVX-512 Vec<float, 16>, Vec<float, 8> (256-bit with mask registers,
-// the sliding window's), Vec<double, 8>; AVX2 + F16C Vec<float, 8>, Vec<double, 4>. Each
+// the sliding window's), Vec<double, 8>; AVX2 + F16C Vec<float, 8>, Vec<double, 4>; aarch64
+// NEON Vec<float, 4> (vec_neon.hpp). Each
 // carries only what its users need; a strategy names the vector it uses (VecF, or a per-build
 // choice) and never a lane count other than V::N.
 //
@@ -69,6 +70,10 @@ struct Vec;
 #include "vec_avx512.hpp"
 using VecF = Vec<float, 16>;
 using VecD = Vec<double, 8>;
+
+#elif defined(__ARM_NEON) && defined(__aarch64__)
+#include "vec_neon.hpp"  // Vec<float, 4>
+
 #elif defined(NHWCPOOL_VEC_BLOCKS)
 #include "vec_avx2.hpp"
 using VecF = Vec<float, 8>;

@@ -1,0 +1,155 @@
+// Vec<float, 4>: the vector layer of vec.hpp for aarch64 (NEON, float32x4_t), with the
+// operations Vec<float, 16> and Vec<float, 8> have there and the same results bit for bit.
+// Advanced SIMD is part of ARMv8-A, so this is the aarch64 baseline build's layer (the level
+// show_config() names "neon"); there is no run-time detection. A register block is 8 vectors,
+// 32 floats (kBlockBytes = 128 in blocks.hpp); AArch64 has 32 vector registers, so 8
+// accumulators leave room for the loads.
+//
+// Part of the per-ISA kernel source: included only by vec.hpp (for kernels/all.hpp), inside
+// namespace nhwcpool::NHWCPOOL_ISA and its anonymous namespace; <arm_neon.h> is included by
+// prelude.hpp (with NHWCPOOL_NEON).
+//
+// Where NEON differs from x86 and what is done about it:
+//  * max: FMAX/FMAXNM (vmaxq_f32, vmaxnmq_f32) return the other operand or the default NaN on
+//    NaN, and +0 for max(-0, +0) in either order; x86 maxps returns its second operand. Neither
+//    is MaxOp's rule, so max is compare-and-select: x where x > acc or x is NaN, else acc
+//    (FCMGT, FCMEQ x x, ORN, BSL: four instructions).
+//  * float16: FCVTL (vcvt_f32_f16) widens exactly and quiets a signalling NaN keeping its
+//    payload; FCVTN (vcvt_f16_f32) rounds by FPCR's mode (round to nearest even, the Linux
+//    default) and makes a NaN the quiet NaN with the float's top payload bits, as vcvtps2ph and
+//    float_to_half in float16.hpp do (FPCR.DN, default NaN, is off by default; FZ16 does not
+//    apply to conversions). tests/test_float_semantics.cpp checks every half through both
+//    against the scalar conversions' bits.
+//  * tails: NEON has no masked loads or stores, so a tail (1 to 3 lanes) is loaded and stored
+//    lane by lane; masked-off lanes read as +0 (as vmaskmovps gives), so the finite test of the
+//    average never sees garbage.
+//  * streamed stores: plain stores. AArch64's non-temporal store is STNP of a register pair,
+//    which GCC has no intrinsic for; the Stream flag is accepted and ignored.
+//  * the small-C gather's operations (load_n/store_n lane by lane, max_plain, the NaN flags,
+//    the two-table permute as TBL over the 32 bytes of two registers, vqtbl2q_u8) and the wide
+//    sums' (sub) are below the fused kernels' ones.
+//  * the non-finite test: the largest exponent field seen (an unsigned max over the bits
+//    masked to the exponent), all ones = inf or NaN: integer operations only, no float
+//    arithmetic that FPCR's modes could touch.
+
+template <>
+struct Vec<float, 4> {
+  static constexpr int N = 4;
+  using reg = float32x4_t;
+  using Tail = int;  // lanes in the last vector, 1 .. 3
+  using Bad = uint32x4_t;
+  static NHWCPOOL_ALWAYS_INLINE inline Tail tail_of(int rem) { return rem; }
+  static NHWCPOOL_ALWAYS_INLINE inline reg zero() { return vdupq_n_f32(0.0f); }
+  static NHWCPOOL_ALWAYS_INLINE inline const std::uint16_t* bits_of(const half_t* p) { return &p->bits; }
+  static NHWCPOOL_ALWAYS_INLINE inline std::uint16_t* bits_of(half_t* p) { return &p->bits; }
+  template <class T>
+  static NHWCPOOL_ALWAYS_INLINE inline reg load(const T* p) {
+    if constexpr (std::is_same<T, float>::value) {
+      return vld1q_f32(p);
+    } else {
+      return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(bits_of(p))));
+    }
+  }
+  template <class T>
+  static NHWCPOOL_ALWAYS_INLINE inline reg load_tail(const T* p, Tail n) {
+    if constexpr (std::is_same<T, float>::value) {
+      float32x4_t v = vld1q_lane_f32(p, vdupq_n_f32(0.0f), 0);
+      if (n >= 2) v = vld1q_lane_f32(p + 1, v, 1);
+      if (n >= 3) v = vld1q_lane_f32(p + 2, v, 2);
+      return v;
+    } else {
+      const std::uint16_t* b = bits_of(p);
+      uint16x4_t h = vld1_lane_u16(b, vdup_n_u16(0), 0);
+      if (n >= 2) h = vld1_lane_u16(b + 1, h, 1);
+      if (n >= 3) h = vld1_lane_u16(b + 2, h, 2);
+      return vcvt_f32_f16(vreinterpret_f16_u16(h));
+    }
+  }
+  template <class T, bool Stream>
+  static NHWCPOOL_ALWAYS_INLINE inline void store(T* p, reg x) {
+    if constexpr (std::is_same<T, float>::value) {
+      vst1q_f32(p, x);
+    } else {
+      vst1_u16(bits_of(p), vreinterpret_u16_f16(vcvt_f16_f32(x)));
+    }
+  }
+  template <class T>
+  static NHWCPOOL_ALWAYS_INLINE inline void store_tail(T* p, Tail n, reg x) {
+    if constexpr (std::is_same<T, float>::value) {
+      vst1q_lane_f32(p, x, 0);
+      if (n >= 2) vst1q_lane_f32(p + 1, x, 1);
+      if (n >= 3) vst1q_lane_f32(p + 2, x, 2);
+    } else {
+      std::uint16_t* b = bits_of(p);
+      const uint16x4_t h = vreinterpret_u16_f16(vcvt_f16_f32(x));
+      vst1_lane_u16(b, h, 0);
+      if (n >= 2) vst1_lane_u16(b + 1, h, 1);
+      if (n >= 3) vst1_lane_u16(b + 2, h, 2);
+    }
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline reg add(reg a, reg b) { return vaddq_f32(a, b); }
+  static NHWCPOOL_ALWAYS_INLINE inline reg mul(reg a, reg b) { return vmulq_f32(a, b); }
+  static NHWCPOOL_ALWAYS_INLINE inline reg div(reg a, reg b) { return vdivq_f32(a, b); }
+  static NHWCPOOL_ALWAYS_INLINE inline reg set1(float v) { return vdupq_n_f32(v); }
+  // MaxOp::f lane for lane: x where x > acc or x != x (NaN), else acc.
+  static NHWCPOOL_ALWAYS_INLINE inline reg max(reg acc, reg x) {
+    return vbslq_f32(vornq_u32(vcgtq_f32(x, acc), vceqq_f32(x, x)), x, acc);
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline Bad no_bad() { return vdupq_n_u32(0); }
+  static NHWCPOOL_ALWAYS_INLINE inline Bad or_bad(Bad bad, reg x) {
+    return vmaxq_u32(bad, vandq_u32(vreinterpretq_u32_f32(x), vdupq_n_u32(0x7f800000u)));
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline bool any_bad(Bad bad) { return vmaxvq_u32(bad) == 0x7f800000u; }
+  // --- The small-C gather's, the column slide's and the wide sums' operations (vec.hpp) ---
+  // Partial vectors lane by lane (no masked loads or stores); Mask is the lane count itself.
+  using Mask = i64;
+  using Nan = uint32x4_t;
+  static NHWCPOOL_ALWAYS_INLINE inline Mask mask(i64 n) { return n; }
+  static NHWCPOOL_ALWAYS_INLINE inline reg load_n(const float* p, i64 n) {
+    if (n >= N) return vld1q_f32(p);
+    float32x4_t v = vdupq_n_f32(0.0f);
+    if (n >= 1) v = vld1q_lane_f32(p, v, 0);
+    if (n >= 2) v = vld1q_lane_f32(p + 1, v, 1);
+    if (n >= 3) v = vld1q_lane_f32(p + 2, v, 2);
+    return v;
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline reg load_n(const float* p, i64 n, Mask) { return load_n(p, n); }
+  static NHWCPOOL_ALWAYS_INLINE inline void store_n(float* p, reg x, i64 n, bool whole) {
+    if (whole || n >= N) {
+      vst1q_f32(p, x);
+      return;
+    }
+    if (n >= 1) vst1q_lane_f32(p, x, 0);
+    if (n >= 2) vst1q_lane_f32(p + 1, x, 1);
+    if (n >= 3) vst1q_lane_f32(p + 2, x, 2);
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline void store_n(float* p, reg x, i64 n, bool whole, Mask) { store_n(p, x, n, whole); }
+  static NHWCPOOL_ALWAYS_INLINE inline reg sub(reg a, reg b) { return vsubq_f32(a, b); }
+  // x where x > acc, else acc (either NaN: acc), as maxps(x, acc).
+  static NHWCPOOL_ALWAYS_INLINE inline reg max_plain(reg acc, reg x) { return vbslq_f32(vcgtq_f32(x, acc), x, acc); }
+  static NHWCPOOL_ALWAYS_INLINE inline Nan no_nan() { return vdupq_n_u32(0); }
+  static NHWCPOOL_ALWAYS_INLINE inline Nan or_nan(Nan f, reg a, reg b) {
+    return vornq_u32(f, vandq_u32(vceqq_f32(a, a), vceqq_f32(b, b)));
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline bool any_nan(Nan f) { return vmaxvq_u32(f) != 0; }
+  static NHWCPOOL_ALWAYS_INLINE inline bool has_nan(reg x) { return vminvq_u32(vceqq_f32(x, x)) == 0; }
+  // Two-table permute: TBL over the 32 bytes of a:b (vqtbl2q_u8), lane j's four bytes from
+  // 4 * v[j] .. 4 * v[j] + 3.
+  struct Index {
+    uint8x16_t bytes;
+  };
+  static NHWCPOOL_ALWAYS_INLINE inline Index index(const std::int32_t* v) {
+    alignas(16) std::uint8_t b[16];
+    for (int j = 0; j < N; ++j) {
+      for (int k = 0; k < 4; ++k) b[4 * j + k] = static_cast<std::uint8_t>(4 * v[j] + k);
+    }
+    return Index{vld1q_u8(b)};
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline reg permute2(reg a, reg b, const Index& i) {
+    uint8x16x2_t t;
+    t.val[0] = vreinterpretq_u8_f32(a);
+    t.val[1] = vreinterpretq_u8_f32(b);
+    return vreinterpretq_f32_u8(vqtbl2q_u8(t, i.bytes));
+  }
+};
+using VecF = Vec<float, 4>;
