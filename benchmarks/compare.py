@@ -209,6 +209,8 @@ CASES: dict[str, Case] = {
         Case("e", "avg", (8, 112, 112, 128), k=2, s=2),
         Case("f", "avg", (8, 56, 56, 256), k=3, s=1, p=1, count_include_pad=False),
         Case("g", "gavg", (64, 7, 7, 2048)),
+        Case("g1", "gavg", (1, 7, 7, 2048), note="batch 1: channels split among threads"),
+        Case("g14", "gavg", (32, 14, 14, 1280), note="float64 sums (196 cells)"),
         Case("h", "max", (16, 224, 224, 3), dtype="uint8", k=2, s=2),
         Case("i", "max", (1, 40, 40, 512), k=13, s=1, p=6),
         Case("j", "max", (32, 112, 112, 256), k=2, s=2, note="~400 MB input"),

@@ -14,7 +14,7 @@ const char* strategy_name(Strategy s) {
       "running_h",     "running_fused", "slide_cols",  "argmax_flat",   "argmax_gather", "argmax_window",
       "slide",         "pixel_runs",   "max_zmm",      "max_h16_bits",  "max_int_zmm",   "avg_zmm",
       "argmax_zmm",    "block",        "argmax_block", "wide",          "wide_f32_groups", "argmax_wide",
-      "avg_redo_f64"};
+      "avg_redo_f64",  "global_avg"};
   static_assert(sizeof(kNames) / sizeof(kNames[0]) == static_cast<int>(Strategy::count), "one name per strategy");
   const int i = static_cast<int>(s);
   return i >= 0 && i < static_cast<int>(Strategy::count) ? kNames[i] : "?";

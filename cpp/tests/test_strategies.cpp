@@ -598,8 +598,14 @@ const Entry kEntries[] = {
     {S(wide), kAll, Kind::ints, Op::max, DType::f32, 2, 5, 5, 64, ax(5, 1), ax(5, 1), false},
     {S(wide), kAll, Kind::ints, Op::avg, DType::i16, 2, 8, 10, 40, ax(2, 2), ax(2, 2), false},
     {S(wide), kB | kA2, Kind::ints, Op::max, DType::u8, 2, 8, 10, 64, ax(2, 2), ax(2, 2), false},
-    {S(wide_f32_groups), kV, Kind::ints, Op::avg, DType::f32, 2, 5, 5, 64, ax(5, 1), ax(5, 1), false},
-    {S(wide_f32_groups), kV, Kind::ints, Op::avg, DType::f32, 1, 7, 7, 1000, ax(7, 1), ax(7, 1), false},
+    {S(wide_f32_groups), kV, Kind::ints, Op::avg, DType::f32, 2, 5, 6, 64, ax(5, 1), ax(5, 1), false},
+    {S(wide_f32_groups), kV, Kind::ints, Op::avg, DType::f32, 1, 7, 8, 1000, ax(7, 1), ax(7, 1), false},
+    // whole-plane averages (global pooling): float32 sums, float64 sums past 64 cells, float16
+    {S(global_avg), kA2 | kA5, Kind::ints, Op::avg, DType::f32, 1, 7, 7, 1000, ax(7, 1), ax(7, 1), false},
+    {S(global_avg), kA2 | kA5, Kind::ints, Op::avg, DType::f32, 3, 9, 9, 136, ax(9, 1), ax(9, 1), false},
+    {S(global_avg), kA2 | kA5, Kind::ints, Op::avg, DType::f16, 2, 7, 7, 72, ax(7, 1), ax(7, 1), false},
+    {S(global_avg), kA2 | kA5, Kind::ints, Op::avg, DType::f32, 2, 5, 5, 64, ax(5, 1), ax(5, 1), false},
+    {S(avg_redo_f64), kA2 | kA5, Kind::special, Op::avg, DType::f32, 2, 7, 7, 136, ax(7, 1), ax(7, 1), false},
     {S(argmax_wide), kAll, Kind::ints, Op::argmax, DType::f32, 2, 5, 5, 64, ax(5, 1), ax(5, 1), false},
     {S(argmax_wide), kAll, Kind::ints, Op::argmax, DType::f16, 2, 8, 10, 40, ax(2, 2), ax(2, 2), false},
     // float32 average rows redone in float64 (overflowing sums, NaN, inf)

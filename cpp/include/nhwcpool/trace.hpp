@@ -32,6 +32,7 @@ enum class Strategy : int {
   wide_f32_groups,    // ... float32 sums seven taps at a time, AVX2+ (wide.hpp)
   argmax_wide,        // taps-outer argmax (wide.hpp)
   avg_redo_f64,       // a float32-sum average row redone in float64 (divisors.hpp)
+  global_avg,         // whole-plane float32/float16 average, (image, channel chunk) tasks (global_avg.hpp)
   count
 };
 

@@ -67,6 +67,7 @@ using i64 = std::int64_t;
 #include "direct.hpp"
 #include "image_pairs.hpp"
 #include "image_forward.hpp"
+#include "global_avg.hpp"
 #include "run.hpp"
 #include "transpose.hpp"
 

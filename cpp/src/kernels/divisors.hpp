@@ -37,6 +37,10 @@ struct Divisor {
   }
 };
 
+// float32 averages sum in float32 up to this many window cells, in float64 beyond (avg_pool in
+// entry.hpp, global_avg.hpp).
+constexpr i64 kFloatSumCells = 64;
+
 // float32 sums (kFloatSumCells) can overflow where the mean is finite (e.g. values near
 // FLT_MAX). A row with any non-finite mean is redone with float64 sums, so the mean of finite
 // values is always finite; rows holding inf/NaN inputs take this path and give the same result.

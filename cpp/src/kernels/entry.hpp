@@ -21,13 +21,12 @@ void max_pool(const MaxPoolArgs& a) {
   }
 }
 
-constexpr i64 kFloatSumCells = 64;
-
 // Accumulators: float16 sums in float32 (float64 if a float64 result is asked for), float32
 // in float32 up to 64 cells and float64 beyond, float64 in float64, 8- to 32-bit integers exactly in int64, 64-bit integers in float64
 // (as numpy.mean does); the mean is then formed in float64 (float32 for float16).
 void avg_pool(const AvgPoolArgs& a) {
   if (image_avg_pool(a)) return;  // 2x2/s2 uint8/uint16 images, C <= 4 (image_forward.hpp)
+  if (global_avg(a)) return;      // whole-plane float32/float16 averages (global_avg.hpp)
   switch (a.in_dtype) {
     case DType::f16:
       if (a.out_dtype == DType::f64) {
