@@ -35,7 +35,7 @@ struct GD {
   template <class T>
   static NHWCPOOL_ALWAYS_INLINE inline reg load(const T* p) {
     if constexpr (std::is_same<T, float>::value) {
-      return _mm512_cvtps_pd(_mm256_loadu_ps(p));
+      return _mm512_maskz_cvtps_pd(0xFF, _mm256_loadu_ps(p));  // (maskz: GCC 12 warns about the undefined pass-through)
     } else {
       return _mm512_loadu_pd(p);
     }
@@ -43,7 +43,7 @@ struct GD {
   template <class T>
   static NHWCPOOL_ALWAYS_INLINE inline reg load_tail(const T* p, Tail t) {
     if constexpr (std::is_same<T, float>::value) {
-      return _mm512_cvtps_pd(_mm256_maskz_loadu_ps(t, p));
+      return _mm512_maskz_cvtps_pd(0xFF, _mm256_maskz_loadu_ps(t, p));
     } else {
       return _mm512_maskz_loadu_pd(t, p);
     }
@@ -55,10 +55,10 @@ struct GD {
   static NHWCPOOL_ALWAYS_INLINE inline reg add(reg a, reg b) { return _mm512_add_pd(a, b); }
   static NHWCPOOL_ALWAYS_INLINE inline reg zero() { return _mm512_setzero_pd(); }
   static NHWCPOOL_ALWAYS_INLINE inline void store_mean(float* p, reg x, double inv) {
-    _mm256_storeu_ps(p, _mm512_cvtpd_ps(_mm512_mul_pd(x, _mm512_set1_pd(inv))));
+    _mm256_storeu_ps(p, _mm512_maskz_cvtpd_ps(0xFF, _mm512_mul_pd(x, _mm512_set1_pd(inv))));
   }
   static NHWCPOOL_ALWAYS_INLINE inline void store_mean_tail(float* p, Tail t, reg x, double inv) {
-    _mm256_mask_storeu_ps(p, t, _mm512_cvtpd_ps(_mm512_mul_pd(x, _mm512_set1_pd(inv))));
+    _mm256_mask_storeu_ps(p, t, _mm512_maskz_cvtpd_ps(0xFF, _mm512_mul_pd(x, _mm512_set1_pd(inv))));
   }
 };
 #else
