@@ -1,11 +1,11 @@
 // The running passes of both axes fused per channel vector (vhgw_row_fused) over Vec
 // (VecF, VecD), then kSlideStreams; after #else, the stand-ins of slide.hpp, slide_cols.hpp
-// and this file for builds without AVX2 (and for NEON, which has no Vec<double, 2> yet).
+// and this file for builds without a vector layer (x86 without AVX2).
 //
 // Part of the per-ISA kernel source: included only by kernels/all.hpp, inside namespace
 // nhwcpool::NHWCPOOL_ISA and its anonymous namespace, after the files listed before it there.
 
-#if defined(NHWCPOOL_VEC_BLOCKS) && !defined(NHWCPOOL_NEON)
+#if defined(NHWCPOOL_VEC_BLOCKS)
 // The running passes of both axes (vhgw_axis along H, then along W) for one output row, fused
 // per channel vector: the row's value at column x is Op(a[x], b[x]) (the vertical pass's
 // block suffix and prefix; b: nullptr for a suffix alone, or a: a finished row), taken one

@@ -1,6 +1,6 @@
 // Sliding window (slide): stride-1 undilated windows of 2 or 3 columns and up to 3 rows over
-// float32 pixels, in registers, over 256-bit Vecs (SV). AVX2 and up; the stand-ins for builds
-// without them are at the end of running_fused.hpp.
+// float32 pixels, in registers, over 256-bit Vecs (SV; on NEON two 128-bit ones per chunk).
+// AVX2 and up, and NEON; the stand-ins for builds without them are at the end of running_fused.hpp.
 //
 // Part of the per-ISA kernel source: included only by kernels/all.hpp, inside namespace
 // nhwcpool::NHWCPOOL_ISA and its anonymous namespace, after the files listed before it there.
@@ -16,13 +16,15 @@
 // re-read 9 taps per output from L2 and ran 3.5 ms; XNNPACK's multipass pooling reuses rows
 // in the same spirit.)
 constexpr i64 kSlideColsMax = 8;  // slide_cols: most columns and rows
-// (NEON: not yet; its s_* forms are still x86 intrinsics, see running_fused.hpp's #else.)
-#if defined(NHWCPOOL_VEC_BLOCKS) && !defined(NHWCPOOL_NEON)
+#if defined(NHWCPOOL_VEC_BLOCKS)
 #define NHWCPOOL_SLIDE 1
 // 256-bit vectors in both builds (SV::N floats each), kSlideVecs of them per channel chunk.
 #ifdef NHWCPOOL_ZMM_BLOCKS
 using SV = Vec<float, 8>;      // with AVX-512VL masks
 constexpr int kSlideVecs = 2;  // 16 floats per chunk: one cache line per tap (of 32 registers)
+#elif defined(NHWCPOOL_NEON)
+using SV = VecF;               // float32x4_t
+constexpr int kSlideVecs = 2;  // 8 floats per chunk, as AVX2's: 3x3 taps x 2 = 18 of 32 registers
 #else
 using SV = VecF;
 constexpr int kSlideVecs = 1;  // one vector per chunk (of 16 registers)

@@ -1,11 +1,11 @@
 // Column slide (slide_cols): stride-1 windows of 4 to kSlideColsMax columns over wide float32
-// pixels, over the build's float vector (GV, small_c_gather.hpp). AVX2 and up (stand-ins:
-// end of running_fused.hpp).
+// pixels, over the build's float vector (GV, small_c_gather.hpp). AVX2 and up, and NEON
+// (stand-ins: end of running_fused.hpp).
 //
 // Part of the per-ISA kernel source: included only by kernels/all.hpp, inside namespace
 // nhwcpool::NHWCPOOL_ISA and its anonymous namespace, after the files listed before it there.
 
-#if defined(NHWCPOOL_VEC_BLOCKS) && !defined(NHWCPOOL_NEON)  // (NEON: needs slide.hpp's SlideDiv)
+#if defined(NHWCPOOL_VEC_BLOCKS)
 // The column form, for the separable path's stride-1 windows of 4 to kSlideColsMax columns
 // over wide float32 pixels (slide_cols_applies). Along the output row, each step reduces the
 // window's new input column over the R window rows in registers (in row order, as the row pass
@@ -143,4 +143,4 @@ bool slide_cols_row(const float* const* rows, i64 R, const Geometry& g, const Ax
   for (i64 o = fe; o < g.OW; ++o) windows(o, 1);
   return finite;
 }
-#endif  // NHWCPOOL_VEC_BLOCKS && !NHWCPOOL_NEON
+#endif  // NHWCPOOL_VEC_BLOCKS

@@ -20,7 +20,7 @@
 //
 // The specialisations: AVX-512 Vec<float, 16>, Vec<float, 8> (256-bit with mask registers,
 // the sliding window's), Vec<double, 8>; AVX2 + F16C Vec<float, 8>, Vec<double, 4>; aarch64
-// NEON Vec<float, 4> (vec_neon.hpp). Each
+// NEON Vec<float, 4>, Vec<double, 2> (vec_neon.hpp). Each
 // carries only what its users need; a strategy names the vector it uses (VecF, or a per-build
 // choice) and never a lane count other than V::N.
 //
@@ -72,7 +72,8 @@ using VecF = Vec<float, 16>;
 using VecD = Vec<double, 8>;
 
 #elif defined(__ARM_NEON) && defined(__aarch64__)
-#include "vec_neon.hpp"  // Vec<float, 4>
+#include "vec_neon.hpp"  // Vec<float, 4>, Vec<double, 2>
+using VecD = Vec<double, 2>;
 
 #elif defined(NHWCPOOL_VEC_BLOCKS)
 #include "vec_avx2.hpp"

@@ -1,5 +1,6 @@
-// Vec<float, 4>: the vector layer of vec.hpp for aarch64 (NEON, float32x4_t), with the
-// operations Vec<float, 16> and Vec<float, 8> have there and the same results bit for bit.
+// Vec<float, 4> and Vec<double, 2>: the vector layer of vec.hpp for aarch64 (NEON, float32x4_t
+// and float64x2_t), with the operations Vec<float, 16> / Vec<float, 8> and Vec<double, 8> /
+// Vec<double, 4> have there and the same results bit for bit.
 // Advanced SIMD is part of ARMv8-A, so this is the aarch64 baseline build's layer (the level
 // show_config() names "neon"); there is no run-time detection. A register block is 8 vectors,
 // 32 floats (kBlockBytes = 128 in blocks.hpp); AArch64 has 32 vector registers, so 8
@@ -25,6 +26,9 @@
 //    average never sees garbage.
 //  * streamed stores: plain stores. AArch64's non-temporal store is STNP of a register pair,
 //    which GCC has no intrinsic for; the Stream flag is accepted and ignored.
+//  * max_into is max itself (no destination-register form to prefer, as on AVX2).
+//  * Vec<double, 2> (the float64 running passes, VecD) has the float64 Vecs' operations: the
+//    same compare-and-select max, tails lane by lane.
 //  * the small-C gather's operations (load_n/store_n lane by lane, max_plain, the NaN flags,
 //    the two-table permute as TBL over the 32 bytes of two registers, vqtbl2q_u8) and the wide
 //    sums' (sub) are below the fused kernels' ones.
@@ -95,6 +99,7 @@ struct Vec<float, 4> {
   static NHWCPOOL_ALWAYS_INLINE inline reg max(reg acc, reg x) {
     return vbslq_f32(vornq_u32(vcgtq_f32(x, acc), vceqq_f32(x, x)), x, acc);
   }
+  static NHWCPOOL_ALWAYS_INLINE inline reg max_into(reg acc, reg x) { return max(acc, x); }
   static NHWCPOOL_ALWAYS_INLINE inline Bad no_bad() { return vdupq_n_u32(0); }
   static NHWCPOOL_ALWAYS_INLINE inline Bad or_bad(Bad bad, reg x) {
     return vmaxq_u32(bad, vandq_u32(vreinterpretq_u32_f32(x), vdupq_n_u32(0x7f800000u)));
@@ -153,3 +158,42 @@ struct Vec<float, 4> {
   }
 };
 using VecF = Vec<float, 4>;
+
+// Vec<double, 2>: the float64 running passes' vector (running_fused.hpp's VecOf<double>).
+template <>
+struct Vec<double, 2> {
+  static constexpr int N = 2;
+  using reg = float64x2_t;
+  using Mask = i64;
+  static NHWCPOOL_ALWAYS_INLINE inline Mask mask(i64 n) { return n; }
+  static NHWCPOOL_ALWAYS_INLINE inline reg zero() { return vdupq_n_f64(0.0); }
+  template <class T>
+  static NHWCPOOL_ALWAYS_INLINE inline reg load(const T* p) {
+    static_assert(std::is_same<T, double>::value, "float64 only");
+    return vld1q_f64(p);
+  }
+  template <class T, bool Stream>
+  static NHWCPOOL_ALWAYS_INLINE inline void store(T* p, reg x) {
+    static_assert(std::is_same<T, double>::value, "float64 only");
+    vst1q_f64(p, x);  // (Stream: plain stores, as Vec<float, 4>'s)
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline reg load_n(const double* p, i64 n) {
+    if (n >= N) return vld1q_f64(p);
+    if (n == 1) return vld1q_lane_f64(p, vdupq_n_f64(0.0), 0);
+    return vdupq_n_f64(0.0);
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline void store_n(double* p, reg x, i64 n, bool whole) {
+    if (whole || n >= N) {
+      vst1q_f64(p, x);
+    } else if (n == 1) {
+      vst1q_lane_f64(p, x, 0);
+    }
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline reg add(reg a, reg b) { return vaddq_f64(a, b); }
+  static NHWCPOOL_ALWAYS_INLINE inline reg set1(double v) { return vdupq_n_f64(v); }
+  // MaxOp::f lane for lane: x where x > acc or x != x (NaN), else acc.
+  static NHWCPOOL_ALWAYS_INLINE inline reg max(reg acc, reg x) {
+    return vbslq_f64(vornq_u64(vcgtq_f64(x, acc), vceqq_f64(x, x)), x, acc);
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline reg max_into(reg acc, reg x) { return max(acc, x); }
+};
