@@ -547,10 +547,10 @@ const Entry kEntries[] = {
     {S(running_fused), kV, Kind::ints, Op::avg, DType::f32, 1, 12, 14, 19, ax(9, 1, 1, 4), ax(9, 1, 1, 4), false},
     {S(running_fused), kV, Kind::ints, Op::max, DType::f64, 2, 9, 12, 11, ax(6, 1, 1, 2), ax(6, 1, 1, 2), false},
     // column slide (float32, 4 to 8 columns, stride 1)
-    {S(slide_cols), kV, Kind::ints, Op::max, DType::f32, 2, 9, 12, 20, ax(5, 1, 1, 2), ax(4, 1, 1, 1, 2), false},
+    {S(slide_cols), kA2 | kA5, Kind::ints, Op::max, DType::f32, 2, 9, 12, 20, ax(5, 1, 1, 2), ax(4, 1, 1, 1, 2), false},
     {S(slide_cols), kV, Kind::ints, Op::avg, DType::f32, 2, 9, 12, 20, ax(5, 1, 1, 2), ax(4, 1, 1, 1, 2), false},
     {S(slide_cols), kV, Kind::ints, Op::avg, DType::f32, 1, 10, 14, 33, ax(8, 1, 1, 4), ax(8, 1, 1, 4), false},
-    {S(slide_cols), kV, Kind::ints, Op::max, DType::f32, 2, 12, 11, 48, ax(3, 2, 1, 1), ax(6, 1, 1, 3), false},
+    {S(slide_cols), kA2 | kA5, Kind::ints, Op::max, DType::f32, 2, 12, 11, 48, ax(3, 2, 1, 1), ax(6, 1, 1, 3), false},
     // separable-side argmax
     {S(argmax_flat), kAll, Kind::ints, Op::argmax, DType::f32, 2, 8, 10, 3, ax(2, 2), ax(2, 2), false},
     {S(argmax_gather), kA5, Kind::ints, Op::argmax, DType::f32, 2, 9, 11, 5, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},

@@ -105,6 +105,12 @@ bool slide_cols_k(const float* const* rows, i64 R, i64 W, i64 C, i64 col0, i64 n
 // For max, whose operator is three instructions, only up to 12 rows and columns together: at
 // 7x7 the running max's passes are as fast (0.97x), at 6x6 this is 1.16x faster.
 inline bool slide_cols_applies(const Geometry& g, bool max) {
+#ifdef NHWCPOOL_NEON
+  // NEON's max is four instructions (compare-and-select): by qemu's instruction counts the
+  // column slide ran 0.60x as many outputs per instruction as the path it replaced for 5x5/s1
+  // max (tools/aarch64.sh --counts; ARM cannot be timed here), so max keeps the other paths.
+  if (max) return false;
+#endif
   return g.w.stride == 1 && g.w.dilation == 1 && g.w.kernel >= 4 && g.w.kernel <= kSlideColsMax &&
          g.taps_h <= kSlideColsMax && g.C * 4 >= kSmallPixelBytes && (!max || g.taps_h + g.w.kernel <= 12);
 }
