@@ -14,7 +14,7 @@
 //   * float32 up to kFloatSumCells cells and float16: float32 sums (VecF, float16 widened),
 //     started from 0 + x, in row-major tap order, then the finite test and the divide as
 //     Divisor<float> (same bits as the direct kernels);
-//   * float32 beyond (14x14 and up): float64 sums (GD, float32 widened per vector), multiplied
+//   * float32 beyond (14x14 and up): float64 sums (VecD, float32 widened per vector), multiplied
 //     by the reciprocal and narrowed, as Divisor<double> does for a float32 output (same bits
 //     as the float64 wide path).
 // The channels are independent, so the chunking changes no result. A float32-sum image whose
@@ -24,89 +24,11 @@
 #if defined(NHWCPOOL_VEC_BLOCKS) && defined(__AVX2__)
 #define NHWCPOOL_GLOBAL_AVG 1
 
-// float64 sums of float32 inputs, GD::N doubles a vector (loads of float32 widened); the mean
-// = sum * (1/d), rounded to float32 (store_mean).
-#if defined(__AVX512F__)
-struct GD {
-  static constexpr int N = 8;
-  using reg = __m512d;
-  using Tail = __mmask8;
-  static NHWCPOOL_ALWAYS_INLINE inline Tail tail_of(int rem) { return static_cast<Tail>((1u << rem) - 1u); }
-  template <class T>
-  static NHWCPOOL_ALWAYS_INLINE inline reg load(const T* p) {
-    if constexpr (std::is_same<T, float>::value) {
-      return _mm512_maskz_cvtps_pd(0xFF, _mm256_loadu_ps(p));  // (maskz: GCC 12 warns about the undefined pass-through)
-    } else {
-      return _mm512_loadu_pd(p);
-    }
-  }
-  template <class T>
-  static NHWCPOOL_ALWAYS_INLINE inline reg load_tail(const T* p, Tail t) {
-    if constexpr (std::is_same<T, float>::value) {
-      return _mm512_maskz_cvtps_pd(0xFF, _mm256_maskz_loadu_ps(t, p));
-    } else {
-      return _mm512_maskz_loadu_pd(t, p);
-    }
-  }
-  template <class T, bool Stream>
-  static NHWCPOOL_ALWAYS_INLINE inline void store(double* p, reg x) { _mm512_storeu_pd(p, x); }
-  template <class T>
-  static NHWCPOOL_ALWAYS_INLINE inline void store_tail(double* p, Tail t, reg x) { _mm512_mask_storeu_pd(p, t, x); }
-  static NHWCPOOL_ALWAYS_INLINE inline reg add(reg a, reg b) { return _mm512_add_pd(a, b); }
-  static NHWCPOOL_ALWAYS_INLINE inline reg zero() { return _mm512_setzero_pd(); }
-  static NHWCPOOL_ALWAYS_INLINE inline void store_mean(float* p, reg x, double inv) {
-    _mm256_storeu_ps(p, _mm512_maskz_cvtpd_ps(0xFF, _mm512_mul_pd(x, _mm512_set1_pd(inv))));
-  }
-  static NHWCPOOL_ALWAYS_INLINE inline void store_mean_tail(float* p, Tail t, reg x, double inv) {
-    _mm256_mask_storeu_ps(p, t, _mm512_maskz_cvtpd_ps(0xFF, _mm512_mul_pd(x, _mm512_set1_pd(inv))));
-  }
-};
-#else
-struct GD {
-  static constexpr int N = 4;
-  using reg = __m256d;
-  using Tail = __m128i;
-  static NHWCPOOL_ALWAYS_INLINE inline Tail tail_of(int rem) {
-    return _mm_cmpgt_epi32(_mm_set1_epi32(rem), _mm_setr_epi32(0, 1, 2, 3));
-  }
-  template <class T>
-  static NHWCPOOL_ALWAYS_INLINE inline reg load(const T* p) {
-    if constexpr (std::is_same<T, float>::value) {
-      return _mm256_cvtps_pd(_mm_loadu_ps(p));
-    } else {
-      return _mm256_loadu_pd(p);
-    }
-  }
-  template <class T>
-  static NHWCPOOL_ALWAYS_INLINE inline reg load_tail(const T* p, Tail t) {  // masked-off lanes read as +0, never touched
-    if constexpr (std::is_same<T, float>::value) {
-      return _mm256_cvtps_pd(_mm_maskload_ps(p, t));
-    } else {
-      return _mm256_maskload_pd(p, _mm256_cvtepi32_epi64(t));
-    }
-  }
-  template <class T, bool Stream>
-  static NHWCPOOL_ALWAYS_INLINE inline void store(double* p, reg x) { _mm256_storeu_pd(p, x); }
-  template <class T>
-  static NHWCPOOL_ALWAYS_INLINE inline void store_tail(double* p, Tail t, reg x) {
-    _mm256_maskstore_pd(p, _mm256_cvtepi32_epi64(t), x);
-  }
-  static NHWCPOOL_ALWAYS_INLINE inline reg add(reg a, reg b) { return _mm256_add_pd(a, b); }
-  static NHWCPOOL_ALWAYS_INLINE inline reg zero() { return _mm256_setzero_pd(); }
-  static NHWCPOOL_ALWAYS_INLINE inline void store_mean(float* p, reg x, double inv) {
-    _mm_storeu_ps(p, _mm256_cvtpd_ps(_mm256_mul_pd(x, _mm256_set1_pd(inv))));
-  }
-  static NHWCPOOL_ALWAYS_INLINE inline void store_mean_tail(float* p, Tail t, reg x, double inv) {
-    _mm_maskstore_ps(p, t, _mm256_cvtpd_ps(_mm256_mul_pd(x, _mm256_set1_pd(inv))));
-  }
-};
-#endif
-
 // One pass of G taps over cb channels, the sums in registers and in acc between passes
 // (taps outer, as wide.hpp: each pass reads G sequential streams, which the prefetchers
 // follow; a register block over all 49-196 taps of a 64-128 channel block read 49-196
 // scattered pieces and measured up to 2x slower on batches that do not fit in cache).
-// V: VecF (float sums of float32/float16) or GD (float64 sums of float32). First: start
+// V: VecF (float sums of float32/float16) or VecD (float64 sums of float32). First: start
 // from 0 + x (SumOp::first) instead of acc.
 template <class V, class T, class A, int G, bool First>
 NHWCPOOL_NOINLINE void gavg_pass(const T* const* tap, i64 c0, i64 cb, A* NHWCPOOL_RESTRICT acc) {
@@ -194,12 +116,16 @@ void global_avg_tasks(const void* ctx, i64 begin, i64 end) {
         constexpr i64 CB = kGavgChunkBytes / 8;
         for (i64 c0 = cbeg; c0 < cend; c0 += CB) {
           const i64 cb = cend - c0 < CB ? cend - c0 : CB;
-          gavg_sums<GD, float, double>(tp.p, taps, c0, cb, dacc.p);
+          gavg_sums<VecD, float, double>(tp.p, taps, c0, cb, dacc.p);
+          // The mean = sum * (1/d), rounded to float32 by the narrowing store.
+          const VecD::reg vinv = VecD::set1(inv);
           i64 c = 0;
-          for (; c + GD::N <= cb; c += GD::N) GD::store_mean(out + c0 + c, GD::load<double>(dacc.p + c), inv);
+          for (; c + VecD::N <= cb; c += VecD::N) {
+            VecD::store<float, false>(out + c0 + c, VecD::mul(VecD::load<double>(dacc.p + c), vinv));
+          }
           if (c < cb) {
-            const GD::Tail tail = GD::tail_of(static_cast<int>(cb - c));
-            GD::store_mean_tail(out + c0 + c, tail, GD::load_tail<double>(dacc.p + c, tail), inv);
+            const VecD::Tail tail = VecD::tail_of(static_cast<int>(cb - c));
+            VecD::store_tail<float>(out + c0 + c, tail, VecD::mul(VecD::load_tail<double>(dacc.p + c, tail), vinv));
           }
         }
         continue;

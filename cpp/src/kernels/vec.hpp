@@ -4,8 +4,8 @@
 // (VecD: the same width), NHWCPOOL_VEC_BLOCKS
 // (blocks.hpp) says whether there is one. Written once over it: the fused direct kernels
 // (fused.hpp), the small-C gather (small_c_gather.hpp), the sliding windows (slide.hpp,
-// slide_cols.hpp), the fused running passes (running_fused.hpp) and the wide float32 sums
-// (wide.hpp). vec_dispatch picks a kernel instantiation per block size.
+// slide_cols.hpp), the fused running passes (running_fused.hpp), the wide float32 sums
+// (wide.hpp) and global average pooling (global_avg.hpp: VecF sums, and VecD sums of float32). vec_dispatch picks a kernel instantiation per block size.
 //
 // Part of the per-ISA kernel source: included only by kernels/all.hpp, inside namespace
 // nhwcpool::NHWCPOOL_ISA and its anonymous namespace, after the files listed before it there.
@@ -28,7 +28,10 @@
 //   zero(), set1(e)                    all lanes +0 / e
 //   load<T>(p), store<T, Stream>(p, x) N lanes at p (unaligned); T = E, or half_t for the
 //                                      float Vecs of the fused kernels (widened on load,
-//                                      rounded to nearest even on store); Stream: non-temporal
+//                                      rounded to nearest even on store), or float for the
+//                                      x86 double Vecs (global_avg: N float32 widened exactly
+//                                      on load; stored as N float32, each lane rounded to
+//                                      nearest even, inf/NaN kept); Stream: non-temporal
 //   Mask, mask(n)                      the lanes [0, n), n in 0..N
 //   load_n(p, n), load_n(p, n, m)      lanes [0, n) from p (n in 0..N; none read beyond them),
 //                                      the others +0; m = mask(n) precomputed
@@ -37,9 +40,14 @@
 //                                      write lanes [n, N) (the caller owns them: AVX2 then
 //                                      avoids its slow masked stores)
 //   Tail, tail_of(rem), load_tail<T>(p, tail), store_tail<T>(p, tail, x)
-//                                      the fused kernels' last partial vector (rem in 1..N-1;
-//                                      also float16)
-//   add, sub, mul, div                 lane for lane, IEEE (no contraction)
+//                                      the fused kernels' and global_avg's last partial
+//                                      vector (rem in 1..N-1): load_tail reads lanes
+//                                      [0, rem), the others +0 and never touched; store_tail
+//                                      writes lanes [0, rem) only; T as for load/store
+//                                      (float16 for the float Vecs, float32 for the double
+//                                      Vecs, widened and rounded the same way)
+//   add, sub, mul, div                 lane for lane, IEEE (no contraction; the double Vecs
+//                                      carry add and mul)
 //   max(acc, x)                        PyTorch-exact, MaxOp::f lane for lane: x where x > acc
 //                                      or x is NaN, else acc. So a NaN accumulator stays, a NaN
 //                                      x comes in with its payload, and the first of equal

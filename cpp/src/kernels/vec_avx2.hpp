@@ -1,6 +1,7 @@
 // The AVX2 + F16C build's Vec specialisations (see vec.hpp for each operation's semantics):
 // Vec<float, 8> (__m256, lane-mask masks and tails: every float32 strategy over Vec) and
-// Vec<double, 4> (__m256d: the float64 running passes).
+// Vec<double, 4> (__m256d, int32 lane-mask tails: the float64 running passes,
+// global_avg's float64 sums of float32).
 //
 // Part of the per-ISA kernel source: included only by vec.hpp (kernels/all.hpp), inside
 // namespace nhwcpool::NHWCPOOL_ISA and its anonymous namespace.
@@ -139,18 +140,55 @@ struct Vec<double, 4> {
     return _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
   }
   static NHWCPOOL_ALWAYS_INLINE inline reg zero() { return _mm256_setzero_pd(); }
+  // Lanes below rem as int32 lane masks (vmaskmovps for float32; widened to int64 for
+  // vmaskmovpd).
+  using Tail = __m128i;
+  static NHWCPOOL_ALWAYS_INLINE inline Tail tail_of(int rem) {
+    return _mm_cmpgt_epi32(_mm_set1_epi32(rem), _mm_setr_epi32(0, 1, 2, 3));
+  }
+  // T = double, or float (widened on load, exact; rounded to nearest even on store).
   template <class T>
   static NHWCPOOL_ALWAYS_INLINE inline reg load(const T* p) {
-    static_assert(std::is_same<T, double>::value, "float64 only");
-    return _mm256_loadu_pd(p);
+    if constexpr (std::is_same<T, float>::value) {
+      return _mm256_cvtps_pd(_mm_loadu_ps(p));
+    } else {
+      static_assert(std::is_same<T, double>::value, "float64 or float32");
+      return _mm256_loadu_pd(p);
+    }
+  }
+  template <class T>
+  static NHWCPOOL_ALWAYS_INLINE inline reg load_tail(const T* p, Tail tail) {  // masked-off lanes read as +0, never touched
+    if constexpr (std::is_same<T, float>::value) {
+      return _mm256_cvtps_pd(_mm_maskload_ps(p, tail));
+    } else {
+      static_assert(std::is_same<T, double>::value, "float64 or float32");
+      return _mm256_maskload_pd(p, _mm256_cvtepi32_epi64(tail));
+    }
   }
   template <class T, bool Stream>
   static NHWCPOOL_ALWAYS_INLINE inline void store(T* p, reg x) {
-    static_assert(std::is_same<T, double>::value, "float64 only");
-    if (Stream) {
-      _mm256_stream_pd(p, x);
+    if constexpr (std::is_same<T, float>::value) {
+      if (Stream) {
+        _mm_stream_ps(p, _mm256_cvtpd_ps(x));
+      } else {
+        _mm_storeu_ps(p, _mm256_cvtpd_ps(x));
+      }
     } else {
-      _mm256_storeu_pd(p, x);
+      static_assert(std::is_same<T, double>::value, "float64 or float32");
+      if (Stream) {
+        _mm256_stream_pd(p, x);
+      } else {
+        _mm256_storeu_pd(p, x);
+      }
+    }
+  }
+  template <class T>
+  static NHWCPOOL_ALWAYS_INLINE inline void store_tail(T* p, Tail tail, reg x) {
+    if constexpr (std::is_same<T, float>::value) {
+      _mm_maskstore_ps(p, tail, _mm256_cvtpd_ps(x));
+    } else {
+      static_assert(std::is_same<T, double>::value, "float64 or float32");
+      _mm256_maskstore_pd(p, _mm256_cvtepi32_epi64(tail), x);
     }
   }
   static NHWCPOOL_ALWAYS_INLINE inline reg load_n(const double* p, i64 n) {
@@ -165,6 +203,7 @@ struct Vec<double, 4> {
     }
   }
   static NHWCPOOL_ALWAYS_INLINE inline reg add(reg a, reg b) { return _mm256_add_pd(a, b); }
+  static NHWCPOOL_ALWAYS_INLINE inline reg mul(reg a, reg b) { return _mm256_mul_pd(a, b); }
   static NHWCPOOL_ALWAYS_INLINE inline reg set1(double v) { return _mm256_set1_pd(v); }
   static NHWCPOOL_ALWAYS_INLINE inline reg max(reg acc, reg x) {
     return _mm256_blendv_pd(_mm256_max_pd(x, acc), x, _mm256_cmp_pd(x, x, _CMP_UNORD_Q));

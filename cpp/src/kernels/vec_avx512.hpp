@@ -1,8 +1,8 @@
 // The AVX-512 build's Vec specialisations (see vec.hpp for each operation's semantics):
 // Vec<float, 16> (__m512, __mmask16 masks and tails; the fused kernels, the small-C gather,
 // the column slide, the running passes, the wide sums), Vec<float, 8> (__m256 with AVX-512VL
-// __mmask8 masks: the sliding window's 256-bit chunks) and Vec<double, 8> (__m512d: the
-// float64 running passes).
+// __mmask8 masks: the sliding window's 256-bit chunks) and Vec<double, 8> (__m512d, __mmask8 tails: the
+// float64 running passes, global_avg's float64 sums of float32).
 //
 // Part of the per-ISA kernel source: included only by vec.hpp (kernels/all.hpp), inside
 // namespace nhwcpool::NHWCPOOL_ISA and its anonymous namespace.
@@ -165,18 +165,51 @@ struct Vec<double, 8> {
   using Mask = __mmask8;
   static NHWCPOOL_ALWAYS_INLINE inline Mask mask(i64 n) { return static_cast<__mmask8>((1u << n) - 1u); }
   static NHWCPOOL_ALWAYS_INLINE inline reg zero() { return _mm512_setzero_pd(); }
+  using Tail = __mmask8;
+  static NHWCPOOL_ALWAYS_INLINE inline Tail tail_of(int rem) { return static_cast<Tail>((1u << rem) - 1u); }
+  // T = double, or float (widened on load, exact; rounded to nearest even on store).
   template <class T>
   static NHWCPOOL_ALWAYS_INLINE inline reg load(const T* p) {
-    static_assert(std::is_same<T, double>::value, "float64 only");
-    return _mm512_loadu_pd(p);
+    if constexpr (std::is_same<T, float>::value) {
+      return _mm512_maskz_cvtps_pd(0xFF, _mm256_loadu_ps(p));  // (maskz: GCC 12 warns about the undefined pass-through)
+    } else {
+      static_assert(std::is_same<T, double>::value, "float64 or float32");
+      return _mm512_loadu_pd(p);
+    }
+  }
+  template <class T>
+  static NHWCPOOL_ALWAYS_INLINE inline reg load_tail(const T* p, Tail tail) {
+    if constexpr (std::is_same<T, float>::value) {
+      return _mm512_maskz_cvtps_pd(0xFF, _mm256_maskz_loadu_ps(tail, p));
+    } else {
+      static_assert(std::is_same<T, double>::value, "float64 or float32");
+      return _mm512_maskz_loadu_pd(tail, p);
+    }
   }
   template <class T, bool Stream>
   static NHWCPOOL_ALWAYS_INLINE inline void store(T* p, reg x) {
-    static_assert(std::is_same<T, double>::value, "float64 only");
-    if (Stream) {
-      _mm512_stream_pd(p, x);
+    if constexpr (std::is_same<T, float>::value) {
+      if (Stream) {
+        _mm256_stream_ps(p, _mm512_maskz_cvtpd_ps(0xFF, x));
+      } else {
+        _mm256_storeu_ps(p, _mm512_maskz_cvtpd_ps(0xFF, x));
+      }
     } else {
-      _mm512_storeu_pd(p, x);
+      static_assert(std::is_same<T, double>::value, "float64 or float32");
+      if (Stream) {
+        _mm512_stream_pd(p, x);
+      } else {
+        _mm512_storeu_pd(p, x);
+      }
+    }
+  }
+  template <class T>
+  static NHWCPOOL_ALWAYS_INLINE inline void store_tail(T* p, Tail tail, reg x) {
+    if constexpr (std::is_same<T, float>::value) {
+      _mm256_mask_storeu_ps(p, tail, _mm512_maskz_cvtpd_ps(0xFF, x));
+    } else {
+      static_assert(std::is_same<T, double>::value, "float64 or float32");
+      _mm512_mask_storeu_pd(p, tail, x);
     }
   }
   static NHWCPOOL_ALWAYS_INLINE inline reg load_n(const double* p, i64 n) {
@@ -184,6 +217,7 @@ struct Vec<double, 8> {
   }
   static NHWCPOOL_ALWAYS_INLINE inline void store_n(double* p, reg x, i64 n, bool) { _mm512_mask_storeu_pd(p, mask(n), x); }
   static NHWCPOOL_ALWAYS_INLINE inline reg add(reg a, reg b) { return _mm512_add_pd(a, b); }
+  static NHWCPOOL_ALWAYS_INLINE inline reg mul(reg a, reg b) { return _mm512_mul_pd(a, b); }
   static NHWCPOOL_ALWAYS_INLINE inline reg set1(double v) { return _mm512_set1_pd(v); }
   // vmaxpd(x, acc), then x where x is NaN: the accumulating form (see Vec<float, 16>).
   static NHWCPOOL_ALWAYS_INLINE inline reg max(reg acc, reg x) {
