@@ -34,11 +34,11 @@ def thread_env(t: int) -> dict[str, str]:
 
 
 def worker(args: argparse.Namespace) -> None:
-    import numpy as np
-    import torch
-    import torch.nn.functional as F
-
-    import nhwcpool
+    # Imported here, after the parent set the SIMD and thread variables for this subprocess.
+    import nhwcpool  # noqa: PLC0415
+    import numpy as np  # noqa: PLC0415
+    import torch  # noqa: PLC0415
+    import torch.nn.functional as F  # noqa: PLC0415
 
     threads = args.threads[0]
     torch.set_num_threads(threads)
@@ -56,9 +56,9 @@ def worker(args: argparse.Namespace) -> None:
                     x = rng.standard_normal((n, h, w, c), dtype=np.float32).astype(dt)
                     xt = torch.from_numpy(x).permute(0, 3, 1, 2)  # channels_last view
                     fns = {
-                        "nhwcpool": lambda: nhwcpool.global_avg_pool2d(x),
-                        "mean": lambda: xt.mean((2, 3)),
-                        "adaptive": lambda: F.adaptive_avg_pool2d(xt, 1),
+                        "nhwcpool": lambda x=x: nhwcpool.global_avg_pool2d(x),
+                        "mean": lambda xt=xt: xt.mean((2, 3)),
+                        "adaptive": lambda xt=xt: F.adaptive_avg_pool2d(xt, 1),
                     }
                     ref = fns["adaptive"]().numpy().reshape(n, c)
                     got = fns["nhwcpool"]().reshape(n, c)
@@ -81,9 +81,15 @@ def worker(args: argparse.Namespace) -> None:
                     med = {k: pick(v) for k, v in times.items()}
                     peer = "mean" if med["mean"] <= med["adaptive"] else "adaptive"
                     row = {
-                        "dtype": dt, "n": n, "hw": hw, "c": c, "us": med["nhwcpool"] * 1e6,
-                        "peer": peer, "peer_us": med[peer] * 1e6,
-                        "ratio": med[peer] / med["nhwcpool"], "same_as_torch": same,
+                        "dtype": dt,
+                        "n": n,
+                        "hw": hw,
+                        "c": c,
+                        "us": med["nhwcpool"] * 1e6,
+                        "peer": peer,
+                        "peer_us": med[peer] * 1e6,
+                        "ratio": med[peer] / med["nhwcpool"],
+                        "same_as_torch": same,
                     }
                     print(json.dumps(row), flush=True)
 
@@ -123,7 +129,7 @@ def main() -> None:
     head = "| dtype | HxW | N | C | " + " | ".join(f"{s} T={t}" for s, t in settings) + " |"
     print(head)
     print("|---|---|---:|---:|" + "---:|" * len(settings))
-    worst = {st: (9e9, None) for st in settings}
+    worst = dict.fromkeys(settings, (9e9, None))
     for key in sorted(rows, key=lambda k: (k[0], k[1], k[2], k[3])):
         cells = []
         for st in settings:

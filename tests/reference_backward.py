@@ -38,8 +38,6 @@ def max_pool2d_backward(grad_output, indices, input_shape, ignore_outside=False)
     _, H, W, _ = _shape4(input_shape)
     acc = acc_dtype(g.dtype)
     gin = np.zeros((N, H * W, C), dtype=acc)
-    nn = np.arange(N)[:, None]
-    cc = np.arange(C)[None, :]
     for oh in range(OH):
         for ow in range(OW):
             idx = i4[:, oh, ow, :]

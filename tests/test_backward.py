@@ -676,13 +676,15 @@ def test_forward_indices_outside_the_plane_are_rejected():
     with pytest.raises(ValueError, match="indices must lie in"):
         nhwcpool.max_pool2d_backward(np.ones_like(v), idx, x.shape)
     got = nhwcpool.max_pool2d_backward(np.ones_like(v), idx, x.shape, ignore_outside=True)
-    assert got.shape == x.shape and not got.any()
+    assert got.shape == x.shape
+    assert not got.any()
     # mixed (asymmetric padding; PyTorch's symmetric padding makes every window empty or
     # none): some windows in range, some wholly in the padding; every thread count
     x = np.arange(2 * 1 * 2 * 3, dtype=np.float64).reshape(2, 1, 2, 3)
     v, idx = nhwcpool.max_pool2d(x, (1, 2), 1, ((0, 0), (1, 2)), dilation=(1, 3), return_indices=True)
     inside = (idx >= 0) & (idx < 2)
-    assert inside.any() and not inside.all()
+    assert inside.any()
+    assert not inside.all()
     g = np.random.default_rng(0).standard_normal(v.shape)
     want = RB.max_pool2d_backward(g, idx, x.shape, ignore_outside=True)
     for t in (1, 2, 3):

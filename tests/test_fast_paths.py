@@ -9,6 +9,11 @@ views, so the streaming stores see every alignment of their first and last lines
 
 from __future__ import annotations
 
+import contextlib
+import io
+import pathlib
+import subprocess
+import sys
 import threading
 
 import nhwcpool
@@ -301,6 +306,33 @@ def test_streaming_threshold_hook_round_trips():
     finally:
         core._set_stream_threshold(before)
     assert before > 0
+
+
+def test_thresholds_follow_the_last_level_cache():
+    # Detected once (sysfs on Linux), clamped; the default stream threshold is a quarter of it
+    # (a fresh process: other tests change the threshold).
+    code = (
+        "import nhwcpool._core as c; b = c._last_level_cache_bytes(); "
+        "assert 4 << 20 <= b <= 1 << 30, b; assert c._get_stream_threshold() == b // 4; print(b)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    b = int(out.stdout)
+    sysfs = pathlib.Path("/sys/devices/system/cpu/cpu0/cache")
+    sizes = {}
+    for d in sysfs.glob("index*"):
+        try:
+            level, size = int((d / "level").read_text()), (d / "size").read_text().strip()
+        except (OSError, ValueError):
+            continue
+        if size.endswith("K") and size[:-1].isdigit():
+            sizes[level] = max(sizes.get(level, 0), int(size[:-1]) << 10)
+    if sizes:
+        want = min(max(sizes[max(sizes)], 4 << 20), 1 << 30)
+        assert b == want
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        nhwcpool.show_config()
+    assert f"cache:     {b / 2**20:g} MiB last level" in buf.getvalue()
 
 
 def test_output_cache_reuses_buffers_and_stays_bounded():

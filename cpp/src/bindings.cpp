@@ -617,6 +617,7 @@ PYBIND11_MODULE(_core, m, py::mod_gil_not_used()) {
     nhwcpool::set_stream_threshold(bytes);
   });
   m.def("_get_stream_threshold", &nhwcpool::stream_threshold);
+  m.def("_last_level_cache_bytes", &nhwcpool::last_level_cache_bytes);
   // Private: bytes of freed large results kept for reuse (0: off), and bytes held now.
   m.def("_set_output_cache_bytes", [](int64_t bytes) {
     if (bytes < 0) value_error("_set_output_cache_bytes: bytes must be >= 0, got " + std::to_string(bytes));

@@ -514,11 +514,13 @@ def _config() -> dict[str, Any]:
         "simd_supported": list(_core.supported_simd_levels()),
         "simd_compiled": list(_core.compiled_simd_levels()),
         "NHWCPOOL_SIMD": os.environ.get("NHWCPOOL_SIMD"),
+        "cache_bytes": int(_core._last_level_cache_bytes()),
     }
 
 
 def show_config() -> None:
-    """Print the version, compiler, threading backend and thread count, and the SIMD level."""
+    """Print the version, compiler, threading backend and thread count, the SIMD level and the
+    last-level cache size the kernels' thresholds use."""
     c = _config()
     if c["threading"] == "serial":
         threads = f"serial (a build without threads: set_num_threads({c['threads']}) has no effect)"
@@ -534,5 +536,9 @@ def show_config() -> None:
             f"{', '.join(c['simd_supported'])}; built: {', '.join(c['simd_compiled'])})"
         ),
         f"  NHWCPOOL_SIMD: {c['NHWCPOOL_SIMD'] or 'not set'}",
+        (
+            f"  cache:     {c['cache_bytes'] / 2**20:g} MiB last level (streaming stores and "
+            "L2-only prefetch scale with it)"
+        ),
     ]
     print("\n".join(lines))

@@ -70,6 +70,14 @@ struct TransposeArgs {
 void set_stream_threshold(std::int64_t bytes);
 std::int64_t stream_threshold();
 
+// The last-level cache of this machine in bytes, detected once (Linux: sysfs, the largest level
+// cpu0 shares;
+// macOS: sysctl hw.l3cachesize, else hw.l2cachesize), 32 MiB when unknown, clamped to
+// [4 MiB, 1 GiB]. The default stream threshold is a quarter of it, and the direct kernels
+// prefetch inputs larger than it into L2 rather than L1 (kernels/taplist.hpp): tuned on a
+// 32 MiB-L3 Zen 4, scaled to the machine they run on.
+std::int64_t last_level_cache_bytes();
+
 // Planar views (stride_c != 0) are pooled plane by plane with the one-channel kernels, whose
 // sums run rows first. That is exact for max pooling, and for averages of integers up to 32
 // bits (int64 sums), where this is true; other averages would differ in the last bit from the

@@ -70,15 +70,14 @@ constexpr i64 kPrefetchDistance = 4096;
 // channels, 8000-8192 bytes per step, gain from the prefetch: 2x2 max 1.29x, 3x3/p1 max
 // 1.34x, 3x3/p1 average 1.08x; 2048 channels, 16 KiB per step: 3x3/p1 average 0.93x.)
 constexpr i64 kPrefetchMaxAdvance = 8192;
-// Inputs larger than this (this class of machine's L3, 32 MiB) come from memory: their
-// prefetches go to L2 (prefetcht1) rather than L1. A prefetcht0 that misses L3 holds one of
+// Inputs larger than the last-level cache (last_level_cache_bytes(): 32 MiB where this was
+// measured) come from memory: their prefetches go to L2 (prefetcht1) rather than L1. A prefetcht0 that misses L3 holds one of
 // the few L1 miss buffers for the whole memory latency, which the demand loads then wait for.
 // Zen 4, one thread, loaded machine (CPU-time medians of alternated runs), (8,112,112,128)
 // float32 2x2/s2 average, AVX2 build: 1.12x and 1.23x faster in two runs (AVX-512 build:
 // 1.21x, 1.26x), with indices 1.07-1.19x, 3x3/s2/p1 max 1.15-1.21x, 2x2/s2 max 0.95-1.00x;
 // for inputs that stay in L3 ((8,56,56,256), (8,28,28,1024) float32) L2 prefetches measured
 // 0.72-0.83x, so they keep prefetcht0.
-constexpr double kFarInputBytes = 32.0 * 1024.0 * 1024.0;
 
 // Software prefetch of one cache line into L2 (see prefetch_line).
 inline void prefetch_line_l2(const void* p) {
@@ -131,7 +130,7 @@ struct TapList {
   bool wide;
   i64 advance = 0;  // bytes of each window row to prefetch per output pixel (0: none)
   i64 rowbytes = 0;  // bytes of one input row (W * C elements)
-  bool far = false;  // the input comes from memory: prefetch into L2 (kFarInputBytes)
+  bool far = false;  // the input comes from memory: prefetch into L2 (last_level_cache_bytes)
   // Register blocks for float32, and where fused kernels exist: float16 max and average
   // (AVX-512, AVX2), integer max (AVX-512) (see wide_window); float16 argmax keeps taps outer.
   static bool use_wide(const Geometry& g, Reduction red) {
@@ -158,7 +157,7 @@ struct TapList {
     advance = step <= static_cast<double>(kPrefetchMaxAdvance) && g.OW > 1 ? static_cast<i64>(step) : 0;
     far = static_cast<double>(g.N) * static_cast<double>(g.H) * static_cast<double>(g.W) * static_cast<double>(g.C) *
               static_cast<double>(sizeof(T)) >
-          kFarInputBytes;
+          static_cast<double>(last_level_cache_bytes());
   }
   // Prefetch for the window last returned by window() or window_at() (pass its shift); see
   // kPrefetchDistance. Near the end of a row it runs on into the next output row's input rows,
