@@ -268,6 +268,10 @@ def test_max_gradient_of_windows_wholly_in_the_padding_is_zero():
     # (JAX has no gradient of a dilated reduce_window max to compare with: every window is
     # empty here, so the gradient is 0)
     np.testing.assert_array_equal(np.asarray(g), np.zeros(x.shape, np.float32))
+    # second order: the gradient's adjoint reads 0 there, not NaN
+    vjp_x = jax.vjp(lambda a: npj.max_pool2d(a, 2, 1, 1, **kw), x)[1]
+    gg = jax.vjp(lambda ct: vjp_x(ct)[0], w)[1](jnp.ones_like(x))[0]
+    np.testing.assert_array_equal(np.asarray(gg), np.zeros(w.shape, np.float32))
 
 
 # --------------------------------------------------------------------------------------------

@@ -420,8 +420,12 @@ def _max_scatter_fn(
         return scatter(g, idx), idx
 
     def bwd(idx: jax.Array, ct: jax.Array) -> tuple[jax.Array, None]:
-        taken = jnp.take_along_axis(ct.reshape(n, h * w, c), idx.reshape(n, oh * ow, c), axis=1)
-        return taken.reshape(oshape), None
+        # An index outside the plane (a window wholly in the padding) carried no gradient: it
+        # reads 0 (take_along_axis would fill it with NaN).
+        flat = idx.reshape(n, oh * ow, c)
+        inside = (flat >= 0) & (flat < h * w)
+        taken = jnp.take_along_axis(ct.reshape(n, h * w, c), jnp.clip(flat, 0, h * w - 1), axis=1)
+        return jnp.where(inside, taken, jnp.zeros((), taken.dtype)).reshape(oshape), None
 
     f = jax.custom_vjp(scatter)
     f.defvjp(fwd, bwd)
