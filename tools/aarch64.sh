@@ -3,6 +3,7 @@
 #
 #   bash tools/aarch64.sh            # build (OpenMP, then the std::thread pool) + every check
 #   bash tools/aarch64.sh --counts   # also: instructions per output element of the main cases
+#   bash tools/aarch64.sh --clang    # also: a third build with clang (as macOS arm64 wheels are)
 #   NHWCPOOL_AARCH64_COUNTS_BEFORE=/path/to/an/older/nhwcpool_insn_probe bash tools/aarch64.sh --counts
 #                                    # ... beside those of another build's probe (a column "before")
 #
@@ -25,7 +26,10 @@
 #      exceptions, nested calls, many callers, fork);
 #   4. on an x86-64 host, the semantics test built natively too (baseline kernels): its digest of
 #      every output bit must equal the aarch64 builds' (same bits on both architectures).
-# Build directories: $NHWCPOOL_AARCH64_BUILD (default build/aarch64)/{openmp,pool}.
+#   With --clang, a third build (clang++ --target=aarch64-linux-gnu, tools/aarch64-clang-toolchain.cmake,
+#   std::thread pool, strategy trace on) goes through steps 2-4 too; clang and lld are installed
+#   like the rest when missing.
+# Build directories: $NHWCPOOL_AARCH64_BUILD (default build/aarch64)/{openmp,pool,clang}.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -34,10 +38,12 @@ out=${NHWCPOOL_AARCH64_BUILD:-$repo/build/aarch64}
 triple=aarch64-linux-gnu
 sysroot=/usr/$triple
 counts=0
+variants=(openmp pool)
 for arg in "$@"; do
   case "$arg" in
     --counts) counts=1 ;;
-    -h | --help) sed -n '2,29p' "${BASH_SOURCE[0]}"; exit 0 ;;
+    --clang) variants+=(clang) ;;
+    -h | --help) sed -n '2,33p' "${BASH_SOURCE[0]}"; exit 0 ;;
     *) echo "unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -51,6 +57,7 @@ need=()
 command -v "$triple-g++" > /dev/null || need+=("g++-$triple")
 command -v qemu-aarch64 > /dev/null || need+=(qemu-user)
 command -v cmake > /dev/null || need+=(cmake)
+[[ " ${variants[*]} " == *" clang "* ]] && ! command -v clang++ > /dev/null && need+=(clang)
 if ((${#need[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get > /dev/null; then
     run apt-get update
@@ -71,13 +78,18 @@ fused='\s(fmadd|fmsub|fnmadd|fnmsub|fmla|fmls)\s'
 failed=0
 digests=()
 mkdir -p "$out"
-for variant in openmp pool; do
+for variant in "${variants[@]}"; do
   dir=$out/$variant
-  opts=()
+  toolchain=$repo/tools/aarch64-toolchain.cmake
   opts=(-DNHWCPOOL_TRACE_STRATEGIES=ON)
   [ "$variant" = pool ] && opts=(-DNHWCPOOL_OPENMP=OFF)
-  echo "=== aarch64, threads: $variant"
-  run cmake -S "$repo" -B "$dir" "${generator[@]}" -DCMAKE_TOOLCHAIN_FILE="$repo/tools/aarch64-toolchain.cmake" \
+  if [ "$variant" = clang ]; then
+    toolchain=$repo/tools/aarch64-clang-toolchain.cmake
+    opts=(-DNHWCPOOL_OPENMP=OFF -DNHWCPOOL_TRACE_STRATEGIES=ON)
+    run clang++ --version | sed -n 1p
+  fi
+  echo "=== aarch64, build: $variant"
+  run cmake -S "$repo" -B "$dir" "${generator[@]}" -DCMAKE_TOOLCHAIN_FILE="$toolchain" \
     -DCMAKE_BUILD_TYPE=Release -DNHWCPOOL_BUILD_TESTS=ON -DNHWCPOOL_WERROR=ON "${opts[@]}" > "$dir.configure.log" 2>&1 ||
     { cat "$dir.configure.log"; exit 1; }
   grep -E "nhwcpool (SIMD kernels|threads)" "$dir.configure.log"
@@ -98,7 +110,7 @@ for variant in openmp pool; do
   # qemu-user aborts (its own assertion) when a forked child of a multi-threaded program starts
   # a thread; the pool build's fork test then keeps its child on one thread.
   fork_env=()
-  [ "$variant" = pool ] && fork_env=(env NHWCPOOL_TEST_FORK_SERIAL=1)
+  [ "$variant" != openmp ] && fork_env=(env NHWCPOOL_TEST_FORK_SERIAL=1)
   for prog in "${progs[@]}"; do
     if ! run "${fork_env[@]}" "${qemu[@]}" "$dir/$prog" | tee "$dir/$prog.out"; then
       echo "FAIL: $prog ($variant)" >&2
@@ -194,4 +206,4 @@ if ((failed)); then
   echo "tools/aarch64.sh: FAILED" >&2
   exit 1
 fi
-echo "tools/aarch64.sh: all aarch64 checks passed (OpenMP and std::thread pool builds)"
+echo "tools/aarch64.sh: all aarch64 checks passed (builds: ${variants[*]})"
