@@ -21,7 +21,8 @@
 // sums are not all finite is redone in float64 after the parallel part (avg_row_float64), as
 // the row-wise drivers do: the decision is per image, whatever the chunking.
 
-#if defined(NHWCPOOL_VEC_BLOCKS) && defined(__AVX2__)
+// x86 (AVX2, AVX-512) and aarch64 (NEON: Vec<float, 4>, Vec<double, 2>).
+#if defined(NHWCPOOL_VEC_BLOCKS) && (defined(__AVX2__) || defined(NHWCPOOL_NEON))
 #define NHWCPOOL_GLOBAL_AVG 1
 
 // One pass of G taps over cb channels, the sums in registers and in acc between passes

@@ -29,7 +29,7 @@
 //   load<T>(p), store<T, Stream>(p, x) N lanes at p (unaligned); T = E, or half_t for the
 //                                      float Vecs of the fused kernels (widened on load,
 //                                      rounded to nearest even on store), or float for the
-//                                      x86 double Vecs (global_avg: N float32 widened exactly
+//                                      double Vecs (global_avg: N float32 widened exactly
 //                                      on load; stored as N float32, each lane rounded to
 //                                      nearest even, inf/NaN kept); Stream: non-temporal
 //   Mask, mask(n)                      the lanes [0, n), n in 0..N

@@ -167,16 +167,48 @@ struct Vec<double, 2> {
   using Mask = i64;
   static NHWCPOOL_ALWAYS_INLINE inline Mask mask(i64 n) { return n; }
   static NHWCPOOL_ALWAYS_INLINE inline reg zero() { return vdupq_n_f64(0.0); }
+  // T = double, or float (global_avg's float64 sums of float32: widened exactly on load by
+  // fcvtl, rounded to nearest even on store by fcvtn, as x86's vcvtps2pd / vcvtpd2ps).
   template <class T>
   static NHWCPOOL_ALWAYS_INLINE inline reg load(const T* p) {
-    static_assert(std::is_same<T, double>::value, "float64 only");
-    return vld1q_f64(p);
+    if constexpr (std::is_same<T, float>::value) {
+      return vcvt_f64_f32(vld1_f32(p));
+    } else {
+      static_assert(std::is_same<T, double>::value, "float64 or float32");
+      return vld1q_f64(p);
+    }
   }
   template <class T, bool Stream>
   static NHWCPOOL_ALWAYS_INLINE inline void store(T* p, reg x) {
-    static_assert(std::is_same<T, double>::value, "float64 only");
-    vst1q_f64(p, x);  // (Stream: plain stores, as Vec<float, 4>'s)
+    if constexpr (std::is_same<T, float>::value) {
+      vst1_f32(p, vcvt_f32_f64(x));
+    } else {
+      static_assert(std::is_same<T, double>::value, "float64 or float32");
+      vst1q_f64(p, x);  // (Stream: plain stores, as Vec<float, 4>'s)
+    }
   }
+  // The last partial vector: with two lanes, rem is 1 (lane 0; lane 1 reads as +0).
+  using Tail = int;
+  static NHWCPOOL_ALWAYS_INLINE inline Tail tail_of(int rem) { return rem; }
+  template <class T>
+  static NHWCPOOL_ALWAYS_INLINE inline reg load_tail(const T* p, Tail) {
+    if constexpr (std::is_same<T, float>::value) {
+      return vcvt_f64_f32(vld1_lane_f32(p, vdup_n_f32(0.0f), 0));
+    } else {
+      static_assert(std::is_same<T, double>::value, "float64 or float32");
+      return vld1q_lane_f64(p, vdupq_n_f64(0.0), 0);
+    }
+  }
+  template <class T>
+  static NHWCPOOL_ALWAYS_INLINE inline void store_tail(T* p, Tail, reg x) {
+    if constexpr (std::is_same<T, float>::value) {
+      vst1_lane_f32(p, vcvt_f32_f64(x), 0);
+    } else {
+      static_assert(std::is_same<T, double>::value, "float64 or float32");
+      vst1q_lane_f64(p, x, 0);
+    }
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline reg mul(reg a, reg b) { return vmulq_f64(a, b); }
   static NHWCPOOL_ALWAYS_INLINE inline reg load_n(const double* p, i64 n) {
     if (n >= N) return vld1q_f64(p);
     if (n == 1) return vld1q_lane_f64(p, vdupq_n_f64(0.0), 0);
