@@ -188,6 +188,27 @@ NHWCPOOL_ALWAYS_INLINE inline bool in_range(const i64* NHWCPOOL_RESTRICT idx, u6
   return rest == 0;
 }
 
+// Software prefetch kAhead elements ahead in the index and gradient streams (a prefetch never
+// faults, so the address may lie past the arrays; it is formed as an integer). Measured on the
+// AVX-512 and AVX2 builds, one thread, loaded Zen 4 VM, alternated with the build without it:
+// (8,20,20,512) 5x5/s1 0.86-0.90x the time, (1,80,80,256) 5x5/s1 0.75x, (8,112,112,128) 2x2/s2
+// 0.84-0.89x, (8,112,112,64) 3x3/s2 0.81-0.85x (64 to 512 elements ahead tried: 256 best; T0
+// and NTA hints alike): the hardware prefetchers alone left the scatter waiting on these
+// sequential streams. Not in the small-C blocks: (256,24,24,3) and (32,224,224,3) 2x2/s2
+// measured 1.01-1.11x slower with it.
+constexpr i64 kAhead = 256;
+template <class E>
+NHWCPOOL_ALWAYS_INLINE inline void prefetch_ahead(const E* p) {
+  const std::uintptr_t a = reinterpret_cast<std::uintptr_t>(p) + static_cast<std::uintptr_t>(kAhead * sizeof(E));
+#if defined(__GNUC__) || defined(__clang__)
+  __builtin_prefetch(reinterpret_cast<const void*>(a), 0, 3);
+#elif defined(_MSC_VER) && (defined(_M_X64) || defined(_M_IX86))
+  _mm_prefetch(reinterpret_cast<const char*>(a), _MM_HINT_T0);
+#else
+  (void)a;
+#endif
+}
+
 // d (+)= s: the gradient's sum (float16 terms widened to the float32 accumulator) or the unpool's copy.
 template <class T, class A, bool kAdd>
 NHWCPOOL_ALWAYS_INLINE inline void put(A& d, const T& s) {
@@ -273,6 +294,8 @@ bool scatter_item(const ScatterArgs& a, i64 n, i64 c0, i64 cw_, A* NHWCPOOL_REST
     for (; p < P; ++p, src += C, idx += C) {
       i64 c = 0;
       for (; c + 8 <= cw; c += 8) {
+        prefetch_ahead(idx + c);  // (one line per block of 8; the gradient's every 64 bytes)
+        if ((c * static_cast<i64>(sizeof(T))) % 64 == 0) prefetch_ahead(src + c);
         if (in_range<8>(idx + c, lim)) {
           // (byte offsets: the address is one base + index*SB + displacement per element)
           char* NHWCPOOL_RESTRICT d = reinterpret_cast<char*>(D + c);
