@@ -18,7 +18,7 @@ import pytest
 import reference_backward as RB
 from conftest import SIMD_LEVELS, using_simd
 
-SMALL_C = list(range(1, 10)) + [11, 15, 16, 17, 19]
+SMALL_C = [*range(1, 10), 11, 15, 16, 17, 19]
 
 
 def _grad(shape, dtype, rng):
@@ -29,7 +29,8 @@ def _grad(shape, dtype, rng):
 
 
 def _same(a, b, what):
-    assert a.shape == b.shape and a.dtype == b.dtype, what
+    assert a.shape == b.shape, what
+    assert a.dtype == b.dtype, what
     assert a.tobytes() == b.tobytes(), f"results differ bit for bit: {what}"
 
 
@@ -65,8 +66,15 @@ def test_forward_indices_every_geometry(C):
         x[-1, 3, 1:4, :] = -np.inf
         for cfg in configs:
             kw = {"dilation": 1, "ceil_mode": False, **cfg}
-            v, idx = nhwcpool.max_pool2d(x, kw["kernel_size"], kw["stride"], kw["padding"], dilation=kw["dilation"],
-                                         ceil_mode=kw["ceil_mode"], return_indices=True)
+            v, idx = nhwcpool.max_pool2d(
+                x,
+                kw["kernel_size"],
+                kw["stride"],
+                kw["padding"],
+                dilation=kw["dilation"],
+                ceil_mode=kw["ceil_mode"],
+                return_indices=True,
+            )
             for dtype in ("float32", "float64", "float16"):
                 g = _grad(v.shape, dtype, rng)
                 _check_all(g, idx, x.shape, f"C={C} {(n, h, w)} {cfg} {dtype}", threads=(1, 2))
@@ -129,7 +137,9 @@ def test_bad_index_anywhere_in_a_block(C, big):
                         nhwcpool.max_pool2d_backward(g, i2, shape)
                     assert f"got {bad} at (n, oh, ow, c) = {pos}" in str(e.value)
                     exp = RB.max_pool2d_backward(g, i2, shape, ignore_outside=True)
-                    _same(nhwcpool.max_pool2d_backward(g, i2, shape, ignore_outside=True), exp, f"{pos} {level}")
+                    _same(
+                        nhwcpool.max_pool2d_backward(g, i2, shape, ignore_outside=True), exp, f"{pos} {level}"
+                    )
                     with pytest.raises(ValueError, match="indices must lie in"):
                         nhwcpool.max_unpool2d(v, i2, (h, w))
 
