@@ -55,7 +55,7 @@ constexpr unsigned kB = 1, kA2 = 2, kA5 = 4, kAll = 7;  // SIMD levels (bit = Si
 // bits); kVA: the levels with the vector argmax (argmax_zmm).
 #if defined(__aarch64__) && defined(__ARM_NEON)
 constexpr unsigned kV = kB | kA2 | kA5, kBx = 0;
-constexpr unsigned kVI = kA2 | kA5, kVA = kA2 | kA5;
+constexpr unsigned kVI = kV, kVA = kV;
 #else
 constexpr unsigned kV = kA2 | kA5, kBx = kB;
 constexpr unsigned kVI = kA2 | kA5, kVA = kA2 | kA5;
@@ -605,14 +605,17 @@ const Entry kEntries[] = {
     {S(pixel_runs), kA2 | kA5, Kind::ints, Op::avg, DType::f32, 2, 8, 10, 20, ax(2, 2), ax(2, 2), false},
     {S(pixel_runs), kVI, Kind::ints, Op::max, DType::u8, 2, 8, 10, 64, ax(2, 2), ax(2, 2), false},
     // integer runs with a last partial vector (AVX2: overlapping, AVX-512: masked), every width
-    {S(pixel_runs), kVI, Kind::special, Op::max, DType::u8, 2, 8, 10, 100, ax(2, 2), ax(2, 2), false},
-    {S(pixel_runs), kVI, Kind::special, Op::max, DType::i8, 1, 7, 11, 72, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
-    {S(pixel_runs), kVI, Kind::special, Op::max, DType::u16, 2, 8, 10, 40, ax(2, 2), ax(2, 2), false},
-    {S(pixel_runs), kVI, Kind::special, Op::max, DType::i16, 1, 7, 11, 50, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
-    {S(pixel_runs), kVI, Kind::special, Op::max, DType::i32, 1, 7, 11, 20, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
-    {S(pixel_runs), kVI, Kind::special, Op::max, DType::u32, 2, 8, 10, 28, ax(2, 2), ax(2, 2), false},
-    {S(pixel_runs), kVI, Kind::special, Op::max, DType::i64, 2, 8, 10, 13, ax(2, 2), ax(2, 2), false},
-    {S(pixel_runs), kVI, Kind::special, Op::max, DType::u64, 1, 7, 11, 11, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    // (NEON's runs take 64-byte pixels only: 4 vectors of 16 bytes)
+    {S(pixel_runs), kA2 | kA5, Kind::special, Op::max, DType::u8, 2, 8, 10, 100, ax(2, 2), ax(2, 2), false},
+    {S(pixel_runs), kA2 | kA5, Kind::special, Op::max, DType::i8, 1, 7, 11, 72, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    {S(pixel_runs), kA2 | kA5, Kind::special, Op::max, DType::u16, 2, 8, 10, 40, ax(2, 2), ax(2, 2), false},
+    {S(pixel_runs), kA2 | kA5, Kind::special, Op::max, DType::i16, 1, 7, 11, 50, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    {S(pixel_runs), kA2 | kA5, Kind::special, Op::max, DType::i32, 1, 7, 11, 20, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    {S(pixel_runs), kA2 | kA5, Kind::special, Op::max, DType::u32, 2, 8, 10, 28, ax(2, 2), ax(2, 2), false},
+    {S(pixel_runs), kA2 | kA5, Kind::special, Op::max, DType::i64, 2, 8, 10, 13, ax(2, 2), ax(2, 2), false},
+    {S(pixel_runs), kA2 | kA5, Kind::special, Op::max, DType::u64, 1, 7, 11, 11, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
+    {S(pixel_runs), kVI, Kind::special, Op::max, DType::i16, 2, 8, 10, 32, ax(2, 2), ax(2, 2), false},
+    {S(pixel_runs), kVI, Kind::special, Op::max, DType::u64, 1, 7, 11, 8, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},
     {S(pixel_runs), kA5, Kind::ints, Op::avg, DType::f16, 2, 8, 10, 40, ax(2, 2), ax(2, 2), false},
     {S(pixel_runs), kV, Kind::ints, Op::max, DType::f32, 2, 8, 10, 16, ax(2, 2), ax(2, 2), false},
     {S(pixel_runs), kV, Kind::special, Op::max, DType::f32, 1, 7, 11, 16, ax(3, 2, 1, 1), ax(3, 2, 1, 1), false},

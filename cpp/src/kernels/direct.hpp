@@ -21,7 +21,7 @@ struct MaxDirect {
     const AxisTable& wt = *a.wtab;
     const bool sliding = std::is_same<T, float>::value && !tl.wide && slide_applies(g);
     // Fused blocks: float32 and float16 in the builds with a vector layer (fused.hpp; float16
-    // on the bits in fused_int.hpp), integers where there are integer vectors (AVX-512, AVX2:
+    // on the bits in fused_int.hpp), integers where there are integer vectors (AVX-512, AVX2, NEON:
     // fused_int.hpp).
     constexpr bool kFused = kVecBlocks && (std::is_same<T, half_t>::value || std::is_same<T, float>::value ||
                                            (kIntVecs && std::is_integral<T>::value));

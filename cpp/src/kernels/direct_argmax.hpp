@@ -38,7 +38,7 @@ inline void argmax_block(const Window<T>& win, i64 c0, i64 cb, A* NHWCPOOL_RESTR
 }
 
 #ifdef NHWCPOOL_VEC_ARGMAX
-// float32 argmax over the vector layer (VecF: AVX-512, AVX2): values and int32 indices in
+// float32 argmax over the vector layer (VecF: AVX-512, AVX2, NEON): values and int32 indices in
 // registers, one lane mask per vector (tap > acc, or tap is NaN: PyTorch's rule, V::take)
 // driving both blends; the values are then stored and the indices widened to int64 in
 // registers, each written straight to the output or streamed. (The generic loop, with the
@@ -100,8 +100,8 @@ inline void argmax_f32_vec(const Window<float>& win, i64 c0, typename V::Tail ta
 }
 
 // Vectors per argmax kernel: a value and an index register each, so 8 (a whole block) where
-// there are 32 vector registers, 4 with AVX2's 16 (8 spilled).
-#ifdef __AVX512F__
+// there are 32 vector registers (AVX-512, AArch64), 4 with AVX2's 16 (8 spilled).
+#if defined(__AVX512F__) || defined(NHWCPOOL_NEON)
 constexpr int kArgmaxVecs = 8;
 #else
 constexpr int kArgmaxVecs = 4;

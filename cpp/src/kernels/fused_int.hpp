@@ -1,5 +1,6 @@
 // Fused register blocks on integer lanes, written once over the integer vectors (vec.hpp's
-// VecI<T>: 64-byte vectors with AVX-512, 32-byte ones with AVX2): float16 max on the bits
+// VecI<T>: 64-byte vectors with AVX-512, 32-byte ones with AVX2, 16-byte ones with NEON):
+// float16 max on the bits
 // (max_h16_bits), integer max (max_int_vec) and its pixel run (max_run_int), and max_block,
 // the block driver of MaxDirect in the builds with a vector layer (these, else fused.hpp's
 // max_block_vec). (Until this file took the vector layer, fused_zmm.hpp held the AVX-512-only
@@ -11,10 +12,10 @@
 #ifdef NHWCPOOL_VEC_BLOCKS
 #ifdef NHWCPOOL_INT_VECS
 // float16 max on the bits, VecI<int16_t>::N channels per vector (32 with AVX-512, 16 with
-// AVX2), no conversions. Read as int16, float16 values order like signed integers among the
-// non-negative ones, and in reverse among the negative ones (sign and magnitude). So the
-// float maximum is the signed maximum when that is >= 0 (some value is >= +0), else the signed
-// minimum (all negative: the smallest magnitude, -0 first of all). This is exact except in two
+// AVX2, 8 with NEON), no conversions. Read as int16, float16 values order like signed
+// integers among the non-negative ones, and in reverse among the negative ones (sign and
+// magnitude). So the float maximum is the signed maximum when that is >= 0 (some value is
+// >= +0), else the signed minimum (all negative: the smallest magnitude, -0 first of all). This is exact except in two
 // cases, which return false so that the caller redoes the block with max_vec (PyTorch's
 // rules): a NaN in the window (a positive one shows as a signed maximum above +inf, a negative
 // one as an unsigned maximum above -inf), and a window whose maximum is a zero of both signs
@@ -32,7 +33,7 @@ NHWCPOOL_ALWAYS_INLINE inline bool max_h16_bits(const Window<half_t>& win, i64 c
   using R = typename V::reg;
   const auto load = [tail, cb](const half_t* s, int v) {
     R x = vec_load_at<V, NV, Tail>(reinterpret_cast<const std::int16_t*>(s), v, cb, tail);
-#if defined(__GNUC__) || defined(__clang__)
+#if (defined(__GNUC__) || defined(__clang__)) && (defined(__x86_64__) || defined(__i386__))
     __asm__("" : "+v"(x));  // one load feeding three ops, not three folded loads
 #endif
     return x;
@@ -126,7 +127,7 @@ NHWCPOOL_ALWAYS_INLINE inline void max_block(const Window<T>& win, i64 c0, i64 c
     if (done) return;
   }
 #endif
-  max_block_vec<T, Stream>(win, c0, cb, dst);
+  if constexpr (!std::is_integral<T>::value) max_block_vec<T, Stream>(win, c0, cb, dst);
 }
 
 #ifdef NHWCPOOL_INT_VECS

@@ -6,7 +6,7 @@
 // Whether the direct kernels take each row's full windows as one run: in the builds with
 // fused blocks (AVX-512, AVX2, NEON), for register-blocked pixels of at most 4 vectors (at 8,
 // the per-pixel loop measured as fast on AVX-512): float32 max and average, float16 average,
-// and where there are integer vectors (AVX-512, AVX2) integer max. (float16 max keeps its
+// and where there are integer vectors (AVX-512, AVX2, NEON) integer max. (float16 max keeps its
 // per-pixel loop, see max_h16_bits; the AVX2 build takes the same rule, at its 4 vectors of 8
 // floats or 32 bytes, and the NEON build at 4 of 4 floats, which with use_direct's 64-byte
 // pixels means C = 16.) The overlapping last vector of AVX2's integer runs needs a whole

@@ -132,7 +132,7 @@ struct TapList {
   i64 rowbytes = 0;  // bytes of one input row (W * C elements)
   bool far = false;  // the input comes from memory: prefetch into L2 (last_level_cache_bytes)
   // Register blocks for float32, and where fused kernels exist: float16 max and average
-  // (AVX-512, AVX2, NEON), integer max (AVX-512, AVX2: integer vectors) (see wide_window);
+  // (AVX-512, AVX2, NEON), integer max (integer vectors: the same builds) (see wide_window);
   // float16 argmax keeps taps outer.
   static bool use_wide(const Geometry& g, Reduction red) {
     const bool blocks = std::is_same<T, float>::value ||

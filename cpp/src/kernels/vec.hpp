@@ -76,7 +76,7 @@
 // scan's first element: x for max, 0 + x for sums, as Op::first).
 //
 // Integer vectors, VecI<T> = Vec<T, kVecBytes / sizeof(T)> for T = int8 .. uint64 (one register
-// of the build's width; the integer max kernels, and float16 max on the bits as int16 and
+// of the build's width: 64, 32 or 16 bytes; the integer max kernels, and float16 max on the bits as int16 and
 // uint16 lanes). All of one build share one register type (reg), so a kernel may apply the
 // signed and the unsigned operations of one lane width to the same registers.
 //   N, reg, set1(e)
@@ -121,17 +121,20 @@ using VecF = Vec<float, 8>;
 using VecD = Vec<double, 4>;
 #endif
 
-// The integer vectors (above): AVX-512 and AVX2 (NHWCPOOL_INT_VECS, kIntVecs); kVecBytes is
-// their width.
+// The integer vectors (above): AVX-512, AVX2 and NEON (NHWCPOOL_INT_VECS, kIntVecs);
+// kVecBytes is their width.
 #if defined(NHWCPOOL_ZMM_BLOCKS)
 #define NHWCPOOL_INT_VECS 1
 constexpr int kVecBytes = 64;
-#elif defined(NHWCPOOL_VEC_BLOCKS) && !defined(NHWCPOOL_NEON)
+#elif defined(NHWCPOOL_NEON)
+#define NHWCPOOL_INT_VECS 1
+constexpr int kVecBytes = 16;
+#elif defined(NHWCPOOL_VEC_BLOCKS)
 #define NHWCPOOL_INT_VECS 1
 constexpr int kVecBytes = 32;
 #endif
-// VecF's argmax operations (Sel, take, pick, Idx ...): AVX-512 and AVX2.
-#if defined(NHWCPOOL_VEC_BLOCKS) && !defined(NHWCPOOL_NEON)
+// VecF's argmax operations (Sel, take, pick, Idx ...): every build with a vector layer.
+#ifdef NHWCPOOL_VEC_BLOCKS
 #define NHWCPOOL_VEC_ARGMAX 1
 #endif
 #ifdef NHWCPOOL_INT_VECS
