@@ -100,11 +100,13 @@ NHWCPOOL_ALWAYS_INLINE inline void max_block(const Window<T>& win, i64 c0, i64 c
 #ifdef NHWCPOOL_INT_VECS
   if constexpr (std::is_integral<T>::value) {
     using V = VecI<T>;
-    if (V::kOverlapTail && c0 + cb < V::N) {
-      alignas(64) T acc[block_of<T>()];
-      reduce_block<MaxOp, T, T, false>(win, c0, cb, acc);
-      store_max(acc, dst, cb);
-      return;
+    if constexpr (V::kOverlapTail) {
+      if (c0 + cb < V::N) {
+        alignas(64) T acc[block_of<T>()];
+        reduce_block<MaxOp, T, T, false>(win, c0, cb, acc);
+        store_max(acc, dst, cb);
+        return;
+      }
     }
     NHWCPOOL_TRACE(max_int_zmm);
     vec_dispatch<V>(cb, [&](auto nv, auto tail_flag, typename V::Tail tail) NHWCPOOL_ALWAYS_INLINE {
