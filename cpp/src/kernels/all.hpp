@@ -63,7 +63,7 @@ using i64 = std::int64_t;
 #include "taplist.hpp"
 #include "wide.hpp"
 #include "fused.hpp"
-#include "fused_zmm.hpp"
+#include "fused_int.hpp"
 #include "direct.hpp"
 #include "image_pairs.hpp"
 #include "image_forward.hpp"

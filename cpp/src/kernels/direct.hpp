@@ -3,7 +3,7 @@
 // Part of the per-ISA kernel source: included only by kernels/all.hpp, inside namespace
 // nhwcpool::NHWCPOOL_ISA and its anonymous namespace, after the files listed before it there.
 
-// Runs: the call's rows take their full windows as one run (max_run_vec, max_run_zmm,
+// Runs: the call's rows take their full windows as one run (max_run_vec, max_run_int,
 // avg_run_vec; see pixel_runs). A separate instantiation, so that the per-pixel loop of the
 // others is compiled as before: beside the run code it measured up to 1.1x slower over 128 channels.
 template <class T, bool Runs>
@@ -20,10 +20,11 @@ struct MaxDirect {
     Scratch<A> wacc(tl.wide ? WB : 0), wtmp(tl.wide ? WB : 0);
     const AxisTable& wt = *a.wtab;
     const bool sliding = std::is_same<T, float>::value && !tl.wide && slide_applies(g);
-    // Fused blocks: float32 and float16 in the AVX-512 and AVX2 builds (fused.hpp), integers in
-    // the AVX-512 build (fused_zmm.hpp).
+    // Fused blocks: float32 and float16 in the builds with a vector layer (fused.hpp; float16
+    // on the bits in fused_int.hpp), integers where there are integer vectors (AVX-512, AVX2, NEON:
+    // fused_int.hpp).
     constexpr bool kFused = kVecBlocks && (std::is_same<T, half_t>::value || std::is_same<T, float>::value ||
-                                           (kZmmBlocks && std::is_integral<T>::value));
+                                           (kIntVecs && std::is_integral<T>::value));
     const bool vstream = (std::is_same<A, T>::value || kFused) && stream_values(a.stream, a.out, C, sizeof(T));
     for (i64 r = begin; r < end; ++r) {
       const i64 n = r / g.OH, oh = r - n * g.OH;
@@ -44,12 +45,12 @@ struct MaxDirect {
           fb = wt.full_begin;
           fe = wt.full_end;
           const Window<T> win = tl.window_at(g, wt, fb);
-#ifdef NHWCPOOL_ZMM_BLOCKS
+#ifdef NHWCPOOL_INT_VECS
           if constexpr (std::is_integral<T>::value) {
             if (vstream) {
-              max_run_zmm<T, true>(tl, win, g.w.stride * C, fe - fb, C, orow + fb * C);
+              max_run_int<T, true>(tl, win, g.w.stride * C, fe - fb, C, orow + fb * C);
             } else {
-              max_run_zmm<T, false>(tl, win, g.w.stride * C, fe - fb, C, orow + fb * C);
+              max_run_int<T, false>(tl, win, g.w.stride * C, fe - fb, C, orow + fb * C);
             }
           } else
 #endif
@@ -91,26 +92,14 @@ struct MaxDirect {
           }
           continue;
         }
-#if defined(NHWCPOOL_ZMM_BLOCKS)
+#ifdef NHWCPOOL_VEC_BLOCKS
         if constexpr (kFused) {
           for (i64 c0 = 0; c0 < C; c0 += B) {
             const i64 cb = C - c0 < B ? C - c0 : B;
             if (vstream) {
-              max_block_zmm<T, true>(win, c0, cb, o + c0);
+              max_block<T, true>(win, c0, cb, o + c0);
             } else {
-              max_block_zmm<T, false>(win, c0, cb, o + c0);
-            }
-          }
-          continue;
-        }
-#elif defined(NHWCPOOL_VEC_BLOCKS)
-        if constexpr (kFused) {
-          for (i64 c0 = 0; c0 < C; c0 += B) {
-            const i64 cb = C - c0 < B ? C - c0 : B;
-            if (vstream) {
-              max_block_vec<T, true>(win, c0, cb, o + c0);
-            } else {
-              max_block_vec<T, false>(win, c0, cb, o + c0);
+              max_block<T, false>(win, c0, cb, o + c0);
             }
           }
           continue;
@@ -158,7 +147,7 @@ struct MaxIndexedDirect {
     // Indices are streamed when the output is large and each pixel's block covers whole lines.
     const bool istream = a.stream && C * 8 >= 1024;
     const bool vstream = std::is_same<A, T>::value && stream_values(a.stream, a.out, C, sizeof(T));
-    // Whole-line int64 index blocks (the fused AVX-512 argmax streams them from registers).
+    // Whole-line int64 index blocks (the fused argmax streams them from registers).
     [[maybe_unused]] const bool zstream = istream && (reinterpret_cast<std::uintptr_t>(a.indices) & 63) == 0 && C % 8 == 0;
     for (i64 r = begin; r < end; ++r) {
       const i64 n = r / g.OH, oh = r - n * g.OH;
@@ -193,9 +182,9 @@ struct MaxIndexedDirect {
         }
         for (i64 c0 = 0; c0 < C; c0 += B) {
           const i64 cb = C - c0 < B ? C - c0 : B;
-#ifdef NHWCPOOL_ZMM_BLOCKS
+#ifdef NHWCPOOL_VEC_ARGMAX
           if constexpr (std::is_same<T, float>::value && std::is_same<I, std::int32_t>::value) {
-            argmax_block_zmm(win, c0, cb, o + c0, ix + c0, vstream, zstream);
+            argmax_block_vec(win, c0, cb, o + c0, ix + c0, vstream, zstream);
             continue;
           }
 #endif

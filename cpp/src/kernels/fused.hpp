@@ -1,8 +1,8 @@
 // Fused register blocks for float32 and float16 max and average, written once over the vector
-// layer (vec.hpp) and compiled for AVX-512 (Vec<float, 16>) and AVX2 + F16C (Vec<float, 8>):
-// avg_vec, max_vec, their block drivers (avg_block_vec, max_block_vec) and pixel runs
-// (max_run_vec, avg_run_vec). The AVX-512-only kernels (float16 max on the bits, integer max,
-// their run) are in fused_zmm.hpp.
+// layer (vec.hpp) and compiled for AVX-512 (Vec<float, 16>), AVX2 + F16C (Vec<float, 8>) and
+// NEON (Vec<float, 4>): avg_vec, max_vec, their block drivers (avg_block_vec, max_block_vec)
+// and pixel runs (max_run_vec, avg_run_vec). The kernels on integer lanes (float16 max on the
+// bits, integer max, its run, and the max block driver max_block) are in fused_int.hpp.
 //
 // Part of the per-ISA kernel source: included only by kernels/all.hpp, inside namespace
 // nhwcpool::NHWCPOOL_ISA and its anonymous namespace, after the files listed before it there.
@@ -15,7 +15,7 @@
 // reducing it (float16 conversion into a buffer, finite test, divide into a buffer, streamed
 // copy). NV vectors of V::N channels, the last one masked when Tail.
 
-// Vector v of NV from s, the last one masked when Tail (z_load's rule).
+// Vector v of NV from s, the last one masked when Tail.
 template <class V, class T, bool Tail, int NV>
 NHWCPOOL_ALWAYS_INLINE inline typename V::reg vec_load(const T* s, int v, typename V::Tail tail) {
   return Tail && v == NV - 1 ? V::template load_tail<T>(s + V::N * v, tail) : V::template load<T>(s + V::N * v);
@@ -105,7 +105,7 @@ NHWCPOOL_ALWAYS_INLINE inline void max_block_vec(const Window<T>& win, i64 c0, i
 // pixel_runs): the taps step by stride * C from window to window, so the per-pixel work is
 // the prefetch and the vectors themselves (AVX-512, Zen 4, one thread, from L2: 2x2/s2 over
 // (1,56,56,64) uint8 13.6 -> 4.4 us, float32 over 16 channels 7.1 -> 4.5 us). float32 here
-// (integers: max_run_zmm); float16 keeps its per-pixel fallback (see max_h16_bits_zmm).
+// (integers: max_run_int); float16 keeps its per-pixel fallback (see max_h16_bits).
 template <class T, bool Stream>
 NHWCPOOL_NOINLINE void max_run_vec(const TapList<T>& tl, Window<T> win, i64 step, i64 npx, i64 C, T* dst) {
   NHWCPOOL_TRACE(pixel_runs);

@@ -48,7 +48,7 @@
 #define NHWCPOOL_NOINLINE
 #endif
 
-// The fused kernels (fused.hpp, fused_zmm.hpp), their vector layer (vec.hpp) and dispatch are
+// The fused kernels (fused.hpp, fused_int.hpp), their vector layer (vec.hpp) and dispatch are
 // forced inline into the pixel loops: with the integer and pixel-run kernels in the same file,
 // GCC 12 ran out of inlining budget and called max_zmm / avg_zmm (now max_vec / avg_vec) once
 // per pixel (AVX-512, 2x2/s2 over (1,56,56,128) from L2: float32 max 22 -> 24 us, float16

@@ -6,14 +6,21 @@
 // Whether the direct kernels take each row's full windows as one run: in the builds with
 // fused blocks (AVX-512, AVX2, NEON), for register-blocked pixels of at most 4 vectors (at 8,
 // the per-pixel loop measured as fast on AVX-512): float32 max and average, float16 average,
-// and in the AVX-512 build integer max. (float16 max keeps its per-pixel loop, see
-// max_h16_bits_zmm; the AVX2 build takes the same rule, at its 4 vectors of 8 floats, and the
-// NEON build at 4 of 4 floats, which with use_direct's 64-byte pixels means C = 16.)
+// and where there are integer vectors (AVX-512, AVX2, NEON) integer max. (float16 max keeps its
+// per-pixel loop, see max_h16_bits; the AVX2 build takes the same rule, at its 4 vectors of 8
+// floats or 32 bytes, and the NEON build at 4 of 4 floats, which with use_direct's 64-byte
+// pixels means C = 16.) The overlapping last vector of AVX2's integer runs needs a whole
+// vector per pixel, which use_direct's 64-byte pixels have.
 template <class T, class A>
 bool pixel_runs(const Geometry& g, Reduction red) {
-  constexpr bool max_types = std::is_same<T, float>::value || (kZmmBlocks && std::is_integral<T>::value);
+  constexpr bool max_types = std::is_same<T, float>::value || (kIntVecs && std::is_integral<T>::value);
   constexpr bool avg_types = (std::is_same<T, float>::value || std::is_same<T, half_t>::value) && std::is_same<A, float>::value;
   if (!kVecBlocks || !(red == Reduction::max ? max_types : avg_types)) return false;
+#ifdef NHWCPOOL_INT_VECS
+  if constexpr (std::is_integral<T>::value) {
+    if (g.C * static_cast<i64>(sizeof(T)) < kVecBytes) return false;
+  }
+#endif
   return g.C <= block_of<A>() / 2 && !TapList<T>::use_wide(g, red);
 }
 

@@ -132,11 +132,12 @@ struct TapList {
   i64 rowbytes = 0;  // bytes of one input row (W * C elements)
   bool far = false;  // the input comes from memory: prefetch into L2 (last_level_cache_bytes)
   // Register blocks for float32, and where fused kernels exist: float16 max and average
-  // (AVX-512, AVX2), integer max (AVX-512) (see wide_window); float16 argmax keeps taps outer.
+  // (AVX-512, AVX2, NEON), integer max (integer vectors: the same builds) (see wide_window);
+  // float16 argmax keeps taps outer.
   static bool use_wide(const Geometry& g, Reduction red) {
     const bool blocks = std::is_same<T, float>::value ||
                         (kVecBlocks && std::is_same<T, half_t>::value && red != Reduction::argmax) ||
-                        (kZmmBlocks && std::is_integral<T>::value && red == Reduction::max);
+                        (kIntVecs && std::is_integral<T>::value && red == Reduction::max);
     return wide_window(g, blocks);
   }
   TapList(const Geometry& g, Reduction red)

@@ -66,8 +66,40 @@
 //   Index, index(v), permute2(a, b, i) two-table permute: lane j of the result is lane v[j] of
 //                                      the 2N lanes a:b (v: N int32 in 0 .. 2N-1, prepared
 //                                      once by index)
+//   Sel, take(acc, x), pick(m, a, x)   the argmax's lane choice: m = lanes where x > acc or x is
+//                                      NaN (MaxOp's rule); pick: x in those lanes, a elsewhere
+//   Idx, idx_set1(i), idx_pick(m, o, t), Wide, widen(o), store_wide<Stream>(d, w),
+//   store_wide_tail(d, tail, w)        N int32 tap indices beside the N float lanes (blended by
+//                                      the same m), widened to N int64 in registers and stored
+//                                      at d (store_wide_tail: lanes [0, rem) only)
 // And over any V: vec_op<V>(Op, acc, x) (MaxOp: max_into, SumOp: add) and vec_first<V>(Op, x) (a
 // scan's first element: x for max, 0 + x for sums, as Op::first).
+//
+// Integer vectors, VecI<T> = Vec<T, kVecBytes / sizeof(T)> for T = int8 .. uint64 (one register
+// of the build's width: 64, 32 or 16 bytes; the integer max kernels, and float16 max on the bits as int16 and
+// uint16 lanes). All of one build share one register type (reg), so a kernel may apply the
+// signed and the unsigned operations of one lane width to the same registers.
+//   N, reg, set1(e)
+//   load(p), store<Stream>(p, x)       N lanes at p (unaligned; Stream: non-temporal, p aligned)
+//   kOverlapTail, Tail, tail_of(rem), load_tail(p, tail), store_tail(p, tail, x)
+//                                      the last partial vector of a block (rem in 1..N-1). With
+//                                      masked byte loads and stores (AVX-512) as for the float
+//                                      Vecs. Without them (AVX2, NEON: kOverlapTail) there is no
+//                                      load_tail/store_tail: the kernels take as last vector the
+//                                      N lanes that end where the block ends, overlapping the
+//                                      vector before it (vec_load_at, vec_store_at). That needs
+//                                      N lanes of the pixel up to the block's end (the drivers
+//                                      check c0 + cb >= N; the direct kernels' pixels are at
+//                                      least 64 bytes), and stores the overlapped lanes again with
+//                                      the same values. (The overlapping last vector is the usual
+//                                      remainder trick of SIMD loops over arrays.)
+//   max(a, b), min(a, b)               signed or unsigned as T
+//   Cmp, gt(a, b), eq_zero(a), cmp_or(c, d), any(c)
+//                                      lane tests (gt signed or unsigned as T) and whether any
+//                                      lane of c is set
+//   select_neg(x, a, b)                b in the lanes where x, as a signed integer, is negative,
+//                                      else a
+//   or_xor(a, b, c)                    a | (b ^ c)
 
 // (NHWCPOOL_VEC_BLOCKS and kVecBlocks are set in blocks.hpp.)
 
@@ -89,6 +121,30 @@ using VecF = Vec<float, 8>;
 using VecD = Vec<double, 4>;
 #endif
 
+// The integer vectors (above): AVX-512, AVX2 and NEON (NHWCPOOL_INT_VECS, kIntVecs);
+// kVecBytes is their width.
+#if defined(NHWCPOOL_ZMM_BLOCKS)
+#define NHWCPOOL_INT_VECS 1
+constexpr int kVecBytes = 64;
+#elif defined(NHWCPOOL_NEON)
+#define NHWCPOOL_INT_VECS 1
+constexpr int kVecBytes = 16;
+#elif defined(NHWCPOOL_VEC_BLOCKS)
+#define NHWCPOOL_INT_VECS 1
+constexpr int kVecBytes = 32;
+#endif
+// VecF's argmax operations (Sel, take, pick, Idx ...): every build with a vector layer.
+#ifdef NHWCPOOL_VEC_BLOCKS
+#define NHWCPOOL_VEC_ARGMAX 1
+#endif
+#ifdef NHWCPOOL_INT_VECS
+constexpr bool kIntVecs = true;
+template <class T>
+using VecI = Vec<T, kVecBytes / static_cast<int>(sizeof(T))>;
+#else
+constexpr bool kIntVecs = false;
+#endif
+
 #ifdef NHWCPOOL_VEC_BLOCKS
 template <class V>
 NHWCPOOL_ALWAYS_INLINE inline typename V::reg vec_op(MaxOp, typename V::reg acc, typename V::reg x) {
@@ -106,24 +162,28 @@ template <class V>
 NHWCPOOL_ALWAYS_INLINE inline typename V::reg vec_first(SumOp, typename V::reg x) {
   return V::add(V::zero(), x);
 }
-// Calls f(nv, tail_flag, tail) for cb float lanes (1 .. one block) in vectors of V::N, with
+// Calls f(nv, tail_flag, tail) for cb lanes (1 .. one block) in vectors of V::N, with
 // nv = ceil(cb / V::N) and tail_flag (the last vector is partial) as std::integral_constant,
 // so f instantiates one kernel per case; tail masks the last vector. A block is at most 8
-// vectors in both builds (128 floats in 512-bit ones, 64 in 256-bit ones). (A switch: a
-// recursive if-chain here let GCC 12 spill the argmax kernel's registers to the stack, 2.5x
-// slower; z_dispatch is the same for the AVX-512-only integer kernels.)
-template <class V, class F>
+// vectors in every build (kBlockBytes: 128 floats in 512-bit ones, 64 in 256-bit ones, 512
+// bytes of integers in 512-bit ones); MaxNV, when smaller, is the most the caller passes
+// (float16 on the bits: a float block of halves is 4 int16 vectors), and no kernel is made
+// for more. (A switch: a recursive if-chain here let GCC 12 spill the argmax kernel's
+// registers to the stack, 2.5x slower.)
+template <class V, int MaxNV = 8, class F>
 NHWCPOOL_ALWAYS_INLINE inline void vec_dispatch(i64 cb, const F& f) {
-  static_assert(block_of<float>() == 8 * V::N, "a block is 8 vectors");
+  static_assert(8 * static_cast<i64>(sizeof(typename V::reg)) == kBlockBytes, "a block is 8 vectors");
   const int nv = static_cast<int>((cb + V::N - 1) / V::N);
   const int rem = static_cast<int>(cb % V::N);
   const typename V::Tail tail = V::tail_of(rem);
 #define NHWCPOOL_V_CASE(k)                                            \
   case k:                                                             \
-    if (rem == 0) {                                                   \
-      f(std::integral_constant<int, k>{}, std::false_type{}, tail);   \
-    } else {                                                          \
-      f(std::integral_constant<int, k>{}, std::true_type{}, tail);    \
+    if constexpr (k <= MaxNV) {                                       \
+      if (rem == 0) {                                                 \
+        f(std::integral_constant<int, k>{}, std::false_type{}, tail); \
+      } else {                                                        \
+        f(std::integral_constant<int, k>{}, std::true_type{}, tail);  \
+      }                                                               \
     }                                                                 \
     return;
   switch (nv) {
@@ -138,5 +198,43 @@ NHWCPOOL_ALWAYS_INLINE inline void vec_dispatch(i64 cb, const F& f) {
       NHWCPOOL_V_CASE(8)
   }
 #undef NHWCPOOL_V_CASE
+}
+
+// Where vector v of NV over a block of cb lanes starts (lanes from c0): V::N * v, but with an
+// overlapping last vector (V::kOverlapTail) the N lanes ending at cb.
+template <class V, int NV, bool Tail>
+NHWCPOOL_ALWAYS_INLINE inline i64 vec_at(int v, i64 cb) {
+  (void)cb;
+  if constexpr (Tail && V::kOverlapTail) {
+    if (v == NV - 1) return cb - V::N;
+  }
+  return static_cast<i64>(V::N) * v;
+}
+// Vector v of NV from s (a block of cb lanes), the last one masked or overlapping when Tail.
+template <class V, int NV, bool Tail, class T>
+NHWCPOOL_ALWAYS_INLINE inline typename V::reg vec_load_at(const T* s, int v, i64 cb, typename V::Tail tail) {
+  if constexpr (Tail && !V::kOverlapTail) {
+    if (v == NV - 1) return V::load_tail(s + V::N * v, tail);
+  } else {
+    (void)tail;
+  }
+  return V::load(s + vec_at<V, NV, Tail>(v, cb));
+}
+// The same for stores (streamed only when Stream and never the last vector of a tail).
+template <class V, int NV, bool Tail, bool Stream, class T>
+NHWCPOOL_ALWAYS_INLINE inline void vec_store_at(T* d, int v, i64 cb, typename V::Tail tail, typename V::reg x) {
+  if constexpr (Tail) {
+    if (v == NV - 1) {
+      if constexpr (V::kOverlapTail) {
+        V::template store<false>(d + vec_at<V, NV, Tail>(v, cb), x);
+      } else {
+        V::store_tail(d + V::N * v, tail, x);
+      }
+      return;
+    }
+  }
+  (void)tail;
+  (void)cb;
+  V::template store<Stream>(d + V::N * v, x);
 }
 #endif

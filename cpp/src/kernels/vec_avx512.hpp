@@ -108,6 +108,37 @@ struct Vec<float, 16> {
   static NHWCPOOL_ALWAYS_INLINE inline reg permute2(reg a, reg b, const Index& i) {
     return _mm512_permutex2var_ps(a, i.idx, b);
   }
+  // The argmax's operations: one mask (two compares) drives both masked moves; the int32
+  // indices are widened to int64 in registers (two halves) and stored straight.
+  using Sel = __mmask16;
+  using Idx = __m512i;
+  static NHWCPOOL_ALWAYS_INLINE inline Idx idx_set1(i64 i) { return _mm512_set1_epi32(static_cast<int>(i)); }
+  static NHWCPOOL_ALWAYS_INLINE inline Sel take(reg acc, reg x) {
+    return static_cast<__mmask16>(_mm512_cmp_ps_mask(x, acc, _CMP_GT_OQ) | _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q));
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline reg pick(Sel m, reg a, reg x) { return _mm512_mask_mov_ps(a, m, x); }
+  static NHWCPOOL_ALWAYS_INLINE inline Idx idx_pick(Sel m, Idx o, Idx t) { return _mm512_mask_mov_epi32(o, m, t); }
+  struct Wide {  // the indices widened to int64: lanes 0-7, 8-15
+    __m512i lo, hi;
+  };
+  static NHWCPOOL_ALWAYS_INLINE inline Wide widen(Idx o) {
+    return Wide{_mm512_maskz_cvtepi32_epi64(0xFF, _mm512_maskz_extracti64x4_epi64(0xF, o, 0)),
+                _mm512_maskz_cvtepi32_epi64(0xFF, _mm512_maskz_extracti64x4_epi64(0xF, o, 1))};
+  }
+  template <bool Stream>
+  static NHWCPOOL_ALWAYS_INLINE inline void store_wide(i64* d, const Wide& w) {
+    if (Stream) {
+      _mm512_stream_si512(reinterpret_cast<__m512i*>(d), w.lo);
+      _mm512_stream_si512(reinterpret_cast<__m512i*>(d + 8), w.hi);
+    } else {
+      _mm512_storeu_si512(d, w.lo);
+      _mm512_storeu_si512(d + 8, w.hi);
+    }
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline void store_wide_tail(i64* d, Tail tail, const Wide& w) {
+    _mm512_mask_storeu_epi64(d, static_cast<__mmask8>(tail & 0xFF), w.lo);
+    _mm512_mask_storeu_epi64(d + 8, static_cast<__mmask8>(tail >> 8), w.hi);
+  }
 };
 
 // 256-bit vectors with the mask registers of AVX-512VL (the sliding window: 16 floats per chunk
@@ -226,3 +257,92 @@ struct Vec<double, 8> {
   }
   static NHWCPOOL_ALWAYS_INLINE inline reg max_into(reg acc, reg x) { return max(acc, x); }
 };
+
+// Integer vectors, 64 bytes of int8 .. uint64 lanes (vec.hpp's VecI<T>): the integer max
+// kernels and float16 max on the bits. Masked loads and stores (BW for 8- and 16-bit lanes)
+// make the tails; the maskz forms with all lanes set are there because the plain ones trip
+// GCC 12's -Wmaybe-uninitialized.
+template <class T>
+struct VecInt512 {
+  static_assert(std::is_integral<T>::value, "integer lanes");
+  static constexpr int N = 64 / static_cast<int>(sizeof(T));
+  static constexpr bool kSigned = std::is_signed<T>::value;
+  static constexpr bool kOverlapTail = false;
+  using reg = __m512i;
+  using Tail = typename std::conditional<
+      sizeof(T) == 1, __mmask64,
+      typename std::conditional<sizeof(T) == 2, __mmask32,
+                                typename std::conditional<sizeof(T) == 4, __mmask16, __mmask8>::type>::type>::type;
+  using Cmp = Tail;
+  static constexpr Tail kAll = static_cast<Tail>(~Tail{0});
+  static NHWCPOOL_ALWAYS_INLINE inline Tail tail_of(int rem) { return static_cast<Tail>((std::uint64_t{1} << rem) - 1u); }
+  static NHWCPOOL_ALWAYS_INLINE inline reg set1(T v) {
+    if constexpr (sizeof(T) == 1) return _mm512_set1_epi8(static_cast<char>(v));
+    if constexpr (sizeof(T) == 2) return _mm512_set1_epi16(static_cast<short>(v));
+    if constexpr (sizeof(T) == 4) return _mm512_set1_epi32(static_cast<int>(v));
+    if constexpr (sizeof(T) == 8) return _mm512_set1_epi64(static_cast<long long>(v));
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline reg load(const T* p) { return _mm512_loadu_si512(p); }
+  static NHWCPOOL_ALWAYS_INLINE inline reg load_tail(const T* p, Tail m) {
+    if constexpr (sizeof(T) == 1) return _mm512_maskz_loadu_epi8(m, p);
+    if constexpr (sizeof(T) == 2) return _mm512_maskz_loadu_epi16(m, p);
+    if constexpr (sizeof(T) == 4) return _mm512_maskz_loadu_epi32(m, p);
+    if constexpr (sizeof(T) == 8) return _mm512_maskz_loadu_epi64(m, p);
+  }
+  template <bool Stream>
+  static NHWCPOOL_ALWAYS_INLINE inline void store(T* p, reg x) {
+    if (Stream) {
+      _mm512_stream_si512(reinterpret_cast<__m512i*>(p), x);
+    } else {
+      _mm512_storeu_si512(p, x);
+    }
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline void store_tail(T* p, Tail m, reg x) {
+    if constexpr (sizeof(T) == 1) _mm512_mask_storeu_epi8(p, m, x);
+    if constexpr (sizeof(T) == 2) _mm512_mask_storeu_epi16(p, m, x);
+    if constexpr (sizeof(T) == 4) _mm512_mask_storeu_epi32(p, m, x);
+    if constexpr (sizeof(T) == 8) _mm512_mask_storeu_epi64(p, m, x);
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline reg max(reg a, reg b) {
+    if constexpr (sizeof(T) == 1) return kSigned ? _mm512_maskz_max_epi8(kAll, a, b) : _mm512_maskz_max_epu8(kAll, a, b);
+    if constexpr (sizeof(T) == 2) return kSigned ? _mm512_maskz_max_epi16(kAll, a, b) : _mm512_maskz_max_epu16(kAll, a, b);
+    if constexpr (sizeof(T) == 4) return kSigned ? _mm512_maskz_max_epi32(kAll, a, b) : _mm512_maskz_max_epu32(kAll, a, b);
+    if constexpr (sizeof(T) == 8) return kSigned ? _mm512_maskz_max_epi64(kAll, a, b) : _mm512_maskz_max_epu64(kAll, a, b);
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline reg min(reg a, reg b) {
+    if constexpr (sizeof(T) == 1) return kSigned ? _mm512_maskz_min_epi8(kAll, a, b) : _mm512_maskz_min_epu8(kAll, a, b);
+    if constexpr (sizeof(T) == 2) return kSigned ? _mm512_maskz_min_epi16(kAll, a, b) : _mm512_maskz_min_epu16(kAll, a, b);
+    if constexpr (sizeof(T) == 4) return kSigned ? _mm512_maskz_min_epi32(kAll, a, b) : _mm512_maskz_min_epu32(kAll, a, b);
+    if constexpr (sizeof(T) == 8) return kSigned ? _mm512_maskz_min_epi64(kAll, a, b) : _mm512_maskz_min_epu64(kAll, a, b);
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline Cmp gt(reg a, reg b) {
+    if constexpr (sizeof(T) == 1) return kSigned ? _mm512_cmpgt_epi8_mask(a, b) : _mm512_cmpgt_epu8_mask(a, b);
+    if constexpr (sizeof(T) == 2) return kSigned ? _mm512_cmpgt_epi16_mask(a, b) : _mm512_cmpgt_epu16_mask(a, b);
+    if constexpr (sizeof(T) == 4) return kSigned ? _mm512_cmpgt_epi32_mask(a, b) : _mm512_cmpgt_epu32_mask(a, b);
+    if constexpr (sizeof(T) == 8) return kSigned ? _mm512_cmpgt_epi64_mask(a, b) : _mm512_cmpgt_epu64_mask(a, b);
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline Cmp eq_zero(reg a) {
+    if constexpr (sizeof(T) == 1) return _mm512_testn_epi8_mask(a, a);
+    if constexpr (sizeof(T) == 2) return _mm512_testn_epi16_mask(a, a);
+    if constexpr (sizeof(T) == 4) return _mm512_testn_epi32_mask(a, a);
+    if constexpr (sizeof(T) == 8) return _mm512_testn_epi64_mask(a, a);
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline Cmp cmp_or(Cmp a, Cmp b) { return static_cast<Cmp>(a | b); }
+  static NHWCPOOL_ALWAYS_INLINE inline bool any(Cmp c) { return c != 0; }
+  // vpmov*2m (the lanes' sign bits as a mask), then a masked blend.
+  static NHWCPOOL_ALWAYS_INLINE inline reg select_neg(reg x, reg a, reg b) {
+    if constexpr (sizeof(T) == 1) return _mm512_mask_blend_epi8(_mm512_movepi8_mask(x), a, b);
+    if constexpr (sizeof(T) == 2) return _mm512_mask_blend_epi16(_mm512_movepi16_mask(x), a, b);
+    if constexpr (sizeof(T) == 4) return _mm512_mask_blend_epi32(_mm512_movepi32_mask(x), a, b);
+    if constexpr (sizeof(T) == 8) return _mm512_mask_blend_epi64(_mm512_movepi64_mask(x), a, b);
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline reg or_xor(reg a, reg b, reg c) { return _mm512_ternarylogic_epi32(a, b, c, 0xF6); }
+};
+template <> struct Vec<std::int8_t, 64> : VecInt512<std::int8_t> {};
+template <> struct Vec<std::uint8_t, 64> : VecInt512<std::uint8_t> {};
+template <> struct Vec<std::int16_t, 32> : VecInt512<std::int16_t> {};
+template <> struct Vec<std::uint16_t, 32> : VecInt512<std::uint16_t> {};
+template <> struct Vec<std::int32_t, 16> : VecInt512<std::int32_t> {};
+template <> struct Vec<std::uint32_t, 16> : VecInt512<std::uint32_t> {};
+template <> struct Vec<std::int64_t, 8> : VecInt512<std::int64_t> {};
+template <> struct Vec<std::uint64_t, 8> : VecInt512<std::uint64_t> {};

@@ -156,8 +156,132 @@ struct Vec<float, 4> {
     t.val[1] = vreinterpretq_u8_f32(b);
     return vreinterpretq_f32_u8(vqtbl2q_u8(t, i.bytes));
   }
+  // --- The argmax's operations (vec.hpp): the lane mask of max (FCMGT, FCMEQ x x, ORN)
+  // drives two BSL; the indices widened by SXTL/SXTL2; a tail lane by lane. ---
+  using Sel = uint32x4_t;
+  using Idx = int32x4_t;
+  static NHWCPOOL_ALWAYS_INLINE inline Idx idx_set1(i64 i) { return vdupq_n_s32(static_cast<std::int32_t>(i)); }
+  static NHWCPOOL_ALWAYS_INLINE inline Sel take(reg acc, reg x) { return vornq_u32(vcgtq_f32(x, acc), vceqq_f32(x, x)); }
+  static NHWCPOOL_ALWAYS_INLINE inline reg pick(Sel m, reg a, reg x) { return vbslq_f32(m, x, a); }
+  static NHWCPOOL_ALWAYS_INLINE inline Idx idx_pick(Sel m, Idx o, Idx t) { return vbslq_s32(m, t, o); }
+  struct Wide {  // lanes 0-1, 2-3 as int64
+    int64x2_t lo, hi;
+  };
+  static NHWCPOOL_ALWAYS_INLINE inline Wide widen(Idx o) { return Wide{vmovl_s32(vget_low_s32(o)), vmovl_high_s32(o)}; }
+  template <bool Stream>
+  static NHWCPOOL_ALWAYS_INLINE inline void store_wide(i64* d, const Wide& w) {
+    vst1q_s64(reinterpret_cast<std::int64_t*>(d), w.lo);  // (Stream: plain stores, as above)
+    vst1q_s64(reinterpret_cast<std::int64_t*>(d) + 2, w.hi);
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline void store_wide_tail(i64* d, Tail n, const Wide& w) {
+    auto* q = reinterpret_cast<std::int64_t*>(d);
+    vst1q_lane_s64(q, w.lo, 0);
+    if (n >= 2) vst1q_lane_s64(q + 1, w.lo, 1);
+    if (n >= 3) vst1q_lane_s64(q + 2, w.hi, 0);
+  }
 };
 using VecF = Vec<float, 4>;
+
+// Integer vectors, 16 bytes of int8 .. uint64 lanes (vec.hpp's VecI<T>): the integer max
+// kernels and float16 max on the bits. One register type for every lane type (uint8x16_t,
+// reinterpreted per operation: no instructions), as the x86 builds' __m512i / __m256i, so the
+// float16 kernel applies int16 and uint16 operations to the same registers. SMAX/UMAX/SMIN/
+// UMIN for 8- to 32-bit lanes; 64-bit lanes by CMGT/CMHI and BSL. No masked loads or stores:
+// the last vector of a block overlaps the one before (kOverlapTail), as with AVX2.
+template <class T>
+struct VecIntNeon {
+  static_assert(std::is_integral<T>::value, "integer lanes");
+  static constexpr int N = 16 / static_cast<int>(sizeof(T));
+  static constexpr bool kSigned = std::is_signed<T>::value;
+  static constexpr bool kOverlapTail = true;
+  using reg = uint8x16_t;
+  using Tail = int;  // (unused: the last vector overlaps)
+  using Cmp = uint8x16_t;
+  static NHWCPOOL_ALWAYS_INLINE inline Tail tail_of(int rem) { return rem; }
+  static NHWCPOOL_ALWAYS_INLINE inline reg set1(T v) {
+    if constexpr (sizeof(T) == 1) return vdupq_n_u8(static_cast<std::uint8_t>(v));
+    if constexpr (sizeof(T) == 2) return vreinterpretq_u8_u16(vdupq_n_u16(static_cast<std::uint16_t>(v)));
+    if constexpr (sizeof(T) == 4) return vreinterpretq_u8_u32(vdupq_n_u32(static_cast<std::uint32_t>(v)));
+    if constexpr (sizeof(T) == 8) return vreinterpretq_u8_u64(vdupq_n_u64(static_cast<std::uint64_t>(v)));
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline reg load(const T* p) { return vld1q_u8(reinterpret_cast<const std::uint8_t*>(p)); }
+  template <bool Stream>
+  static NHWCPOOL_ALWAYS_INLINE inline void store(T* p, reg x) {
+    vst1q_u8(reinterpret_cast<std::uint8_t*>(p), x);  // (Stream: plain stores, as Vec<float, 4>'s)
+  }
+  // The lane-typed compares, as a byte mask.
+  static NHWCPOOL_ALWAYS_INLINE inline Cmp gt(reg a, reg b) {
+    if constexpr (sizeof(T) == 1) {
+      return kSigned ? vcgtq_s8(vreinterpretq_s8_u8(a), vreinterpretq_s8_u8(b)) : vcgtq_u8(a, b);
+    }
+    if constexpr (sizeof(T) == 2) {
+      return vreinterpretq_u8_u16(kSigned ? vcgtq_s16(vreinterpretq_s16_u8(a), vreinterpretq_s16_u8(b))
+                                          : vcgtq_u16(vreinterpretq_u16_u8(a), vreinterpretq_u16_u8(b)));
+    }
+    if constexpr (sizeof(T) == 4) {
+      return vreinterpretq_u8_u32(kSigned ? vcgtq_s32(vreinterpretq_s32_u8(a), vreinterpretq_s32_u8(b))
+                                          : vcgtq_u32(vreinterpretq_u32_u8(a), vreinterpretq_u32_u8(b)));
+    }
+    if constexpr (sizeof(T) == 8) {
+      return vreinterpretq_u8_u64(kSigned ? vcgtq_s64(vreinterpretq_s64_u8(a), vreinterpretq_s64_u8(b))
+                                          : vcgtq_u64(vreinterpretq_u64_u8(a), vreinterpretq_u64_u8(b)));
+    }
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline reg max(reg a, reg b) {
+    if constexpr (sizeof(T) == 1) {
+      return kSigned ? vreinterpretq_u8_s8(vmaxq_s8(vreinterpretq_s8_u8(a), vreinterpretq_s8_u8(b))) : vmaxq_u8(a, b);
+    }
+    if constexpr (sizeof(T) == 2) {
+      return kSigned ? vreinterpretq_u8_s16(vmaxq_s16(vreinterpretq_s16_u8(a), vreinterpretq_s16_u8(b)))
+                     : vreinterpretq_u8_u16(vmaxq_u16(vreinterpretq_u16_u8(a), vreinterpretq_u16_u8(b)));
+    }
+    if constexpr (sizeof(T) == 4) {
+      return kSigned ? vreinterpretq_u8_s32(vmaxq_s32(vreinterpretq_s32_u8(a), vreinterpretq_s32_u8(b)))
+                     : vreinterpretq_u8_u32(vmaxq_u32(vreinterpretq_u32_u8(a), vreinterpretq_u32_u8(b)));
+    }
+    if constexpr (sizeof(T) == 8) return vbslq_u8(gt(b, a), b, a);
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline reg min(reg a, reg b) {
+    if constexpr (sizeof(T) == 1) {
+      return kSigned ? vreinterpretq_u8_s8(vminq_s8(vreinterpretq_s8_u8(a), vreinterpretq_s8_u8(b))) : vminq_u8(a, b);
+    }
+    if constexpr (sizeof(T) == 2) {
+      return kSigned ? vreinterpretq_u8_s16(vminq_s16(vreinterpretq_s16_u8(a), vreinterpretq_s16_u8(b)))
+                     : vreinterpretq_u8_u16(vminq_u16(vreinterpretq_u16_u8(a), vreinterpretq_u16_u8(b)));
+    }
+    if constexpr (sizeof(T) == 4) {
+      return kSigned ? vreinterpretq_u8_s32(vminq_s32(vreinterpretq_s32_u8(a), vreinterpretq_s32_u8(b)))
+                     : vreinterpretq_u8_u32(vminq_u32(vreinterpretq_u32_u8(a), vreinterpretq_u32_u8(b)));
+    }
+    if constexpr (sizeof(T) == 8) return vbslq_u8(gt(a, b), b, a);
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline Cmp eq_zero(reg a) {
+    if constexpr (sizeof(T) == 1) return vceqzq_u8(a);
+    if constexpr (sizeof(T) == 2) return vreinterpretq_u8_u16(vceqzq_u16(vreinterpretq_u16_u8(a)));
+    if constexpr (sizeof(T) == 4) return vreinterpretq_u8_u32(vceqzq_u32(vreinterpretq_u32_u8(a)));
+    if constexpr (sizeof(T) == 8) return vreinterpretq_u8_u64(vceqzq_u64(vreinterpretq_u64_u8(a)));
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline Cmp cmp_or(Cmp a, Cmp b) { return vorrq_u8(a, b); }
+  static NHWCPOOL_ALWAYS_INLINE inline bool any(Cmp c) { return vmaxvq_u8(c) != 0; }
+  // CMLT #0 (each lane's sign as a lane mask), then BSL.
+  static NHWCPOOL_ALWAYS_INLINE inline reg select_neg(reg x, reg a, reg b) {
+    uint8x16_t m;
+    if constexpr (sizeof(T) == 1) m = vcltzq_s8(vreinterpretq_s8_u8(x));
+    if constexpr (sizeof(T) == 2) m = vreinterpretq_u8_u16(vcltzq_s16(vreinterpretq_s16_u8(x)));
+    if constexpr (sizeof(T) == 4) m = vreinterpretq_u8_u32(vcltzq_s32(vreinterpretq_s32_u8(x)));
+    if constexpr (sizeof(T) == 8) m = vreinterpretq_u8_u64(vcltzq_s64(vreinterpretq_s64_u8(x)));
+    return vbslq_u8(m, b, a);
+  }
+  static NHWCPOOL_ALWAYS_INLINE inline reg or_xor(reg a, reg b, reg c) { return vorrq_u8(a, veorq_u8(b, c)); }
+};
+template <> struct Vec<std::int8_t, 16> : VecIntNeon<std::int8_t> {};
+template <> struct Vec<std::uint8_t, 16> : VecIntNeon<std::uint8_t> {};
+template <> struct Vec<std::int16_t, 8> : VecIntNeon<std::int16_t> {};
+template <> struct Vec<std::uint16_t, 8> : VecIntNeon<std::uint16_t> {};
+template <> struct Vec<std::int32_t, 4> : VecIntNeon<std::int32_t> {};
+template <> struct Vec<std::uint32_t, 4> : VecIntNeon<std::uint32_t> {};
+template <> struct Vec<std::int64_t, 2> : VecIntNeon<std::int64_t> {};
+template <> struct Vec<std::uint64_t, 2> : VecIntNeon<std::uint64_t> {};
 
 // Vec<double, 2>: the float64 running passes' vector (running_fused.hpp's VecOf<double>).
 template <>
