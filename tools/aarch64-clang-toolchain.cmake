@@ -3,17 +3,9 @@
 # libstdc++ and the C library; the test programs then run under qemu-aarch64. Used by
 # `bash tools/aarch64.sh --clang`:
 #   cmake -S . -B build-aarch64-clang -DCMAKE_TOOLCHAIN_FILE=tools/aarch64-clang-toolchain.cmake -DNHWCPOOL_BUILD_TESTS=ON
-set(CMAKE_SYSTEM_NAME Linux)
-set(CMAKE_SYSTEM_PROCESSOR aarch64)
-set(NHWCPOOL_AARCH64_TRIPLE aarch64-linux-gnu CACHE STRING "target triple")
+# The GCC toolchain file's settings (target, sysroot, find paths, qemu), with clang as compiler.
+include(${CMAKE_CURRENT_LIST_DIR}/aarch64-toolchain.cmake)
 set(CMAKE_CXX_COMPILER clang++)
 set(CMAKE_C_COMPILER clang)
 set(CMAKE_CXX_COMPILER_TARGET ${NHWCPOOL_AARCH64_TRIPLE})
 set(CMAKE_C_COMPILER_TARGET ${NHWCPOOL_AARCH64_TRIPLE})
-set(NHWCPOOL_AARCH64_SYSROOT /usr/${NHWCPOOL_AARCH64_TRIPLE} CACHE PATH "target libraries (qemu -L)")
-set(CMAKE_FIND_ROOT_PATH ${NHWCPOOL_AARCH64_SYSROOT})
-set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
-set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
-set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
-set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
-set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64 -L ${NHWCPOOL_AARCH64_SYSROOT})
