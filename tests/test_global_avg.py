@@ -58,21 +58,26 @@ SHAPES = [
 ]
 
 
+def assert_same_bits_everywhere(x, want, threads):
+    """global_avg_pool2d(x) has want's bits at every SIMD level and each thread count."""
+    before = nhwcpool.get_num_threads()
+    try:
+        for level in each_simd_level():
+            for t in threads:
+                nhwcpool.set_num_threads(t)
+                got = nhwcpool.global_avg_pool2d(x, keepdims=False)
+                assert got.tobytes() == want.tobytes(), (level, t)
+    finally:
+        nhwcpool.set_num_threads(before)
+
+
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 @pytest.mark.parametrize("dtype", ["float32", "float16"])
 def test_global_avg_order_levels_threads(shape, dtype):
     rng = np.random.default_rng(sum(shape))
     x = (rng.standard_normal(shape) * 100).astype(dtype)
     want = expected(x, shape[1] * shape[2])
-    before = nhwcpool.get_num_threads()
-    try:
-        for level in each_simd_level():
-            for threads in (1, 2, 3):
-                nhwcpool.set_num_threads(threads)
-                got = nhwcpool.global_avg_pool2d(x, keepdims=False)
-                assert got.tobytes() == want.tobytes(), (level, threads)
-    finally:
-        nhwcpool.set_num_threads(before)
+    assert_same_bits_everywhere(x, want, threads=(1, 2, 3))
 
 
 def test_global_avg_overflow_redone_per_image():
@@ -83,15 +88,7 @@ def test_global_avg_overflow_redone_per_image():
     want = expected(x, 49)
     assert np.isfinite(want[1]).all()
     assert np.isinf(want[2, 5])
-    before = nhwcpool.get_num_threads()
-    try:
-        for level in each_simd_level():
-            for threads in (1, 2):
-                nhwcpool.set_num_threads(threads)
-                got = nhwcpool.global_avg_pool2d(x, keepdims=False)
-                assert got.tobytes() == want.tobytes(), (level, threads)
-    finally:
-        nhwcpool.set_num_threads(before)
+    assert_same_bits_everywhere(x, want, threads=(1, 2))
 
 
 def test_whole_plane_avg_pool_padding_and_divisor():
